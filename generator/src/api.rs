@@ -1,0 +1,479 @@
+//! The `BuilderPlayground` custom resource (`playground.flashbots.io/v1alpha1`).
+//!
+//! The spec is a superset of the `BuilderPlaygroundDeployment` CRD proposed in
+//! builder-playground PR #120: every spec written for that CRD parses unchanged. Doc comments
+//! become the CRD's descriptions, so `kubectl explain` shows them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every kind this project defines.
+pub const GROUP: &str = "playground.flashbots.io";
+/// Where the artifacts (genesis, keys, configs) are mounted in every container.
+pub const ARTIFACTS_DIR: &str = "/artifacts";
+/// The volume name that stands for the storage volume itself (PR #120 specs mount it so).
+pub const ARTIFACTS_VOLUME: &str = "artifacts";
+
+/// A builder-playground devnet (L1, OP stack, BuilderNet) run as one Pod: every service a
+/// container, all sharing localhost.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "playground.flashbots.io",
+    version = "v1alpha1",
+    kind = "BuilderPlayground",
+    plural = "builderplaygrounds",
+    shortname = "bp",
+    namespaced,
+    status = "BuilderPlaygroundStatus",
+    derive = "PartialEq",
+    doc = "A builder-playground devnet run as one Pod on Kubernetes.",
+    printcolumn(name = "Recipe", type_ = "string", json_path = ".spec.recipe"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderPlaygroundSpec {
+    /// The builder-playground recipe this devnet comes from (l1, opstack, buildernet, ...).
+    /// Informational unless `generate` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<String>,
+
+    /// Produce the artifacts (genesis, keys, configs) and the services in the generator Job by
+    /// running builder-playground. Without it the artifacts must already be on the storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<GenerateSpec>,
+
+    /// Where the artifacts directory (/artifacts in every container) lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+
+    /// Docker network settings of builder-playground. Accepted for PR #120 compatibility; all
+    /// services share the Pod's network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
+
+    /// The devnet's bootnode, which `{{Bootnode}}` resolves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootnode: Option<BootnodeSpec>,
+
+    /// The devnet's services, in builder-playground's order. Each becomes one container.
+    pub services: Vec<ServiceSpec>,
+
+    /// Where the Pod may be scheduled. Needed with local-path storage on multi-node clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+
+    /// How the declared ports are exposed outside the Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expose: Option<ExposeSpec>,
+}
+
+/// How the generator Job produces artifacts with builder-playground.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateSpec {
+    /// An image that carries the `builder-playground` binary.
+    pub image: String,
+    /// builder-playground arguments, e.g. ["cook", "l1", "--genesis-delay", "60"]. The operator
+    /// adds `--dry-run --output <dir>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+/// Storage of the artifacts directory.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// local-path (a hostPath directory on the node, the default), pvc (a PersistentVolumeClaim)
+    /// or ephemeral (an emptyDir; not allowed together with `generate`).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<StorageType>,
+    /// local-path: the root directory on the node; the playground uses
+    /// `<path>/<namespace>/<name>`. Default /data/builder-playground.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// pvc: the StorageClass of the claim. Unset means the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// pvc: the size of the claim, a Kubernetes quantity such as 10Gi. Default 10Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+/// Kind of storage for the artifacts directory.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum StorageType {
+    /// A hostPath directory on the node.
+    #[default]
+    #[serde(rename = "local-path")]
+    LocalPath,
+    /// A PersistentVolumeClaim.
+    #[serde(rename = "pvc")]
+    Pvc,
+    /// An emptyDir that lives as long as the Pod.
+    #[serde(rename = "ephemeral")]
+    Ephemeral,
+}
+
+/// builder-playground's docker network (PR #120 compatibility).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct NetworkSpec {
+    /// Network name, as in docker-compose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The bootnode of the devnet.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct BootnodeSpec {
+    /// The service that runs the bootnode; its `rpc` port is used.
+    pub service: String,
+    /// The bootnode's node id (128 hex characters), the user part of its enode URL.
+    pub id: String,
+}
+
+/// One service of the devnet; one container of the Pod.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Service name, unique in the playground. `_` becomes `-` in the container name.
+    pub name: String,
+    /// Container image, without the tag.
+    pub image: String,
+    /// Image tag; the container runs `image:tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The container's command. Unset means the image's own entrypoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entrypoint: Vec<String>,
+    /// Arguments. May hold builder-playground templates: {{Port "http" 8545}},
+    /// {{PortUDP "p2p" 9000}}, {{Service "el" "authrpc" "http" ""}}, {{.Dir}}, {{Bootnode}}.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment variables; values may hold templates too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Ports the service listens on. The operator allocates a Pod-unique number to each name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortSpec>,
+    /// Services that must be started (or healthy) before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencySpec>,
+    /// How to tell that the service is ready; becomes the container's readiness probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_check: Option<ReadyCheckSpec>,
+    /// builder-playground labels (health-check-sidecar, metrics_path, ...). They become Pod
+    /// annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Run the service on the node instead of in the Pod. References to it resolve to the
+    /// node's IP ($(BP_HOST_IP)); the operator does not start it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub use_host_execution: bool,
+    /// Volumes mounted into the container. The same name in several services is the same
+    /// volume; the name `artifacts` is the storage volume itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMountSpec>,
+    /// Artifacts (files or directories of the artifacts directory) mounted at a path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileMountSpec>,
+    /// Compute resources of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// A port a service listens on.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortSpec {
+    /// Port name, as used by {{Port}} and {{Service}} templates.
+    pub name: String,
+    /// The requested port number; the allocated one may be higher when another service of the
+    /// Pod already holds it.
+    pub port: i32,
+    /// tcp (default) or udp.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Port on the host machine; accepted for PR #120 compatibility and otherwise unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<i32>,
+}
+
+/// Transport protocol of a port.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// A dependency on another service.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct DependencySpec {
+    /// The service depended on.
+    pub name: String,
+    /// running (default): started before this one; healthy: its ready check passes first.
+    #[serde(default)]
+    pub condition: DependencyCondition,
+}
+
+/// When a dependency counts as satisfied.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DependencyCondition {
+    /// The dependency's container has started.
+    #[default]
+    Running,
+    /// The dependency's ready check passes.
+    Healthy,
+}
+
+/// A docker-compose style health check.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyCheckSpec {
+    /// An HTTP URL that answers when the service is ready; becomes an httpGet probe on the
+    /// (remapped) port.
+    #[serde(default, rename = "queryURL", skip_serializing_if = "Option::is_none")]
+    pub query_url: Option<String>,
+    /// A docker health-check test: ["CMD", exe, args...] or ["CMD-SHELL", "command"].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    /// Time between checks, a Go duration such as 1s or 10m0s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// Time a check may take, a Go duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Consecutive failures before the service counts as not ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i32>,
+    /// Time before the first check, a Go duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<String>,
+}
+
+/// A named volume mounted into a service.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMountSpec {
+    /// Volume name; services naming the same volume share it. `artifacts` is the storage.
+    pub name: String,
+    /// Absolute path in the container.
+    pub mount_path: String,
+    /// Sub-path within the volume to mount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+}
+
+/// An artifact mounted at a path (builder-playground's files_mapped).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileMountSpec {
+    /// A file or directory relative to the artifacts directory, e.g. genesis.json or testnet.
+    /// `jwtsecret` is served from the playground's generated Secret.
+    pub artifact: String,
+    /// Absolute path in the container.
+    pub mount_path: String,
+}
+
+/// Scheduling constraints of the playground's Pod.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    /// Labels a node must carry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the Pod tolerates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// Node and Pod affinity rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+}
+
+/// Exposure of the declared ports through a Service.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ExposeSpec {
+    /// The Service type: ClusterIP (default), NodePort or LoadBalancer.
+    #[serde(default, rename = "type")]
+    pub service_type: ServiceType,
+}
+
+/// Type of the Service that exposes the playground.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ServiceType {
+    /// Reachable inside the cluster.
+    #[default]
+    ClusterIP,
+    /// Also on a port of every node.
+    NodePort,
+    /// Also through the cloud's load balancer.
+    LoadBalancer,
+}
+
+/// Observed state, written only by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderPlaygroundStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Pending, Generating, Deploying, Running, Degraded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Ready services out of all, e.g. 3/6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+    /// Ready, Generated and Deployed, following the Kubernetes API conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// The generator Job of the current spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_job: Option<String>,
+    /// The ConfigMap that holds the rendered PodSpec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_spec_config_map: Option<String>,
+    /// The playground's Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    /// Per service: readiness, state, restarts and allocated ports.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_statuses: BTreeMap<String, ServiceStatus>,
+}
+
+/// Lifecycle phase of a playground.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Phase {
+    /// Accepted, nothing started yet.
+    Pending,
+    /// The generator Job is rendering the PodSpec.
+    Generating,
+    /// The Pod is being created or its containers are starting.
+    Deploying,
+    /// Every service is ready.
+    Running,
+    /// The Pod runs but some service is not ready after having started.
+    Degraded,
+    /// The spec is invalid or generation failed; waits for a spec change.
+    Failed,
+}
+
+impl Phase {
+    /// Every phase, for metrics that report one series per phase.
+    pub const ALL: [Phase; 6] = [
+        Phase::Pending,
+        Phase::Generating,
+        Phase::Deploying,
+        Phase::Running,
+        Phase::Degraded,
+        Phase::Failed,
+    ];
+
+    /// The name used in the API and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Generating => "Generating",
+            Phase::Deploying => "Deploying",
+            Phase::Running => "Running",
+            Phase::Degraded => "Degraded",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// A status condition (Kubernetes API conventions).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Ready, Generated or Deployed.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// True, False or Unknown.
+    pub status: String,
+    /// A CamelCase reason.
+    pub reason: String,
+    /// A human readable message.
+    #[serde(default)]
+    pub message: String,
+    /// The generation the condition was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When status last changed (RFC 3339).
+    pub last_transition_time: String,
+}
+
+/// Observed state of one service.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    /// The container's readiness probe passes (or it runs and has none).
+    pub ready: bool,
+    /// Waiting, Running or Terminated, as the container reports.
+    #[serde(default)]
+    pub state: String,
+    /// How often the container restarted.
+    #[serde(default)]
+    pub restarts: i32,
+    /// The container that runs the service.
+    #[serde(default)]
+    pub container: String,
+    /// Allocated port numbers by port name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, i32>,
+    /// Why the service is not ready, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// Conditions are a list keyed by `type`, so server-side apply merges them per type.
+fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let condition = |desc: &str| serde_json::json!({"type": "string", "description": desc});
+    let schema = serde_json::json!({
+        "type": "array",
+        "description": "Ready, Generated and Deployed, following the Kubernetes API conventions.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "type": "object",
+            "required": ["type", "status", "reason", "lastTransitionTime"],
+            "properties": {
+                "type": condition("Ready, Generated or Deployed."),
+                "status": {"type": "string", "enum": ["True", "False", "Unknown"], "description": "True, False or Unknown."},
+                "reason": condition("A CamelCase reason."),
+                "message": condition("A human readable message."),
+                "observedGeneration": {"type": "integer", "format": "int64", "description": "The generation the condition was computed from."},
+                "lastTransitionTime": {"type": "string", "format": "date-time", "description": "When status last changed."}
+            }
+        }
+    });
+    // The value above is a literal JSON object, which is always a valid schema.
+    schemars::Schema::try_from(schema).unwrap_or_default()
+}
+
+impl BuilderPlayground {
+    /// The storage type in effect (local-path when unset, as in PR #120).
+    pub fn storage_type(&self) -> StorageType {
+        self.spec.storage.as_ref().and_then(|s| s.storage_type).unwrap_or_default()
+    }
+}
+
+impl ServiceSpec {
+    /// The image reference the container runs: `image:tag`, or `image` without a tag.
+    pub fn image_ref(&self) -> String {
+        match self.tag.as_deref() {
+            Some(tag) if !tag.is_empty() => format!("{}:{}", self.image, tag),
+            _ => self.image.clone(),
+        }
+    }
+}

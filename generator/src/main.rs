@@ -1,0 +1,205 @@
+//! `bp-generator`: render and convert builder-playground devnets offline, print the CRD.
+//!
+//! Bad input gets one line on stderr naming the file, the service and the field, exit code 2,
+//! and nothing on stdout.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use bp_generator::api::{StorageSpec, StorageType};
+use bp_generator::manifest::{self, ConvertOptions};
+use bp_generator::{BuilderPlayground, RenderOptions, crd_yaml, podspec};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "bp-generator", version, about = "Render builder-playground devnets for Kubernetes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the Pod the operator would apply for a BuilderPlayground.
+    Render {
+        /// The BuilderPlayground YAML or JSON file (`-` for stdin).
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+        /// Render for an API server older than Kubernetes 1.29 (no native sidecars).
+        #[arg(long)]
+        no_native_sidecars: bool,
+    },
+    /// Convert builder-playground's manifest.json into a BuilderPlayground.
+    Convert {
+        /// The manifest.json (`-` for stdin).
+        manifest: PathBuf,
+        /// metadata.name (default: the recipe).
+        #[arg(long)]
+        name: Option<String>,
+        /// metadata.namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// spec.recipe (default: inferred from the services).
+        #[arg(long)]
+        recipe: Option<String>,
+        /// spec.storage.type.
+        #[arg(long, value_enum)]
+        storage_type: Option<StorageArg>,
+        /// spec.storage.path (local-path).
+        #[arg(long)]
+        storage_path: Option<String>,
+        /// spec.storage.storageClass (pvc).
+        #[arg(long)]
+        storage_class: Option<String>,
+        /// spec.storage.size (pvc).
+        #[arg(long)]
+        storage_size: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+    },
+    /// Print the BuilderPlayground CustomResourceDefinition.
+    Crd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StorageArg {
+    LocalPath,
+    Pvc,
+    Ephemeral,
+}
+
+/// A failure: where (the input file) and what.
+struct Failure {
+    source: String,
+    message: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut warnings = Vec::new();
+    match run(cli.command, &mut warnings) {
+        Ok(output) => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            let message = f.message.replace('\n', " ");
+            eprintln!("bp-generator: {}: {message}", f.source);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command, warnings: &mut Vec<String>) -> Result<String, Failure> {
+    match command {
+        Command::Crd => Ok(crd_yaml()),
+        Command::Render { file, output, no_native_sidecars } => {
+            let source = display(&file);
+            let fail = |message: String| Failure { source: source.clone(), message };
+            let text = read(&file).map_err(fail)?;
+            let playground = parse_playground(&text).map_err(fail)?;
+            let options = RenderOptions { native_sidecars: !no_native_sidecars, ..Default::default() };
+            let rendered = bp_generator::render(&playground, &options).map_err(|e| fail(e.to_string()))?;
+            warnings.extend(rendered.warnings.iter().cloned());
+            let pod = podspec::pod(&playground, &rendered);
+            serialize(&pod, output).map_err(fail)
+        }
+        Command::Convert {
+            manifest: path,
+            name,
+            namespace,
+            recipe,
+            storage_type,
+            storage_path,
+            storage_class,
+            storage_size,
+            output,
+        } => {
+            let source = display(&path);
+            let fail = |message: String| Failure { source: source.clone(), message };
+            let text = read(&path).map_err(fail)?;
+            let parsed = manifest::parse(&text).map_err(|e| fail(format!("not a builder-playground manifest: {e}")))?;
+            let storage = (storage_type.is_some() || storage_path.is_some() || storage_class.is_some() || storage_size.is_some())
+                .then(|| StorageSpec {
+                    storage_type: storage_type.map(|t| match t {
+                        StorageArg::LocalPath => StorageType::LocalPath,
+                        StorageArg::Pvc => StorageType::Pvc,
+                        StorageArg::Ephemeral => StorageType::Ephemeral,
+                    }),
+                    path: storage_path,
+                    storage_class,
+                    size: storage_size,
+                });
+            let options = ConvertOptions { name, namespace, recipe, storage };
+            let converted = manifest::convert(&parsed, &options).map_err(|e| fail(e.to_string()))?;
+            // A conversion that would not render is not handed to the user.
+            let rendered = bp_generator::render(&converted.playground, &RenderOptions::default())
+                .map_err(|e| fail(e.to_string()))?;
+            warnings.extend(converted.warnings);
+            warnings.extend(rendered.warnings);
+            serialize(&converted.playground, output).map_err(fail)
+        }
+    }
+}
+
+fn display(path: &Path) -> String {
+    if path == Path::new("-") { "<stdin>".into() } else { path.display().to_string() }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let mut text = String::new();
+    let result = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).map(|_| ())
+    };
+    result.map(|()| text).map_err(|e| format!("cannot read: {e}"))
+}
+
+/// Reads a BuilderPlayground from YAML or JSON. A spec written for PR #120's
+/// `BuilderPlaygroundDeployment` is accepted as is.
+fn parse_playground(text: &str) -> Result<BuilderPlayground, String> {
+    let mut value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
+    let Some(map) = value.as_mapping_mut() else {
+        return Err("expected a BuilderPlayground object".into());
+    };
+    let kind = map.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
+    match kind.as_str() {
+        "BuilderPlayground" => {}
+        "BuilderPlaygroundDeployment" => {
+            map.insert("kind".into(), "BuilderPlayground".into());
+            map.insert("apiVersion".into(), format!("{}/v1alpha1", bp_generator::api::GROUP).into());
+        }
+        "" => return Err("kind is missing; expected BuilderPlayground".into()),
+        other => return Err(format!("kind is {other:?}; expected BuilderPlayground")),
+    }
+    let playground: BuilderPlayground = serde_yaml_ng::from_value(value).map_err(|e| format!("invalid BuilderPlayground: {e}"))?;
+    if playground.metadata.name.as_deref().unwrap_or_default().is_empty() {
+        return Err("metadata.name is missing".into());
+    }
+    Ok(playground)
+}
+
+fn serialize<T: serde::Serialize>(value: &T, format: Format) -> Result<String, String> {
+    match format {
+        Format::Yaml => serde_yaml_ng::to_string(value).map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(value).map(|s| s + "\n").map_err(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,321 @@
+//! Structural checks of a spec, before anything is resolved or built. Pure; every problem is
+//! reported with its service and field.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::{ARTIFACTS_VOLUME, BuilderPlaygroundSpec, DependencyCondition, Protocol, ServiceSpec, StorageType};
+use crate::duration;
+use crate::error::SpecError;
+use crate::names;
+
+/// Every structural problem of `spec`, in spec order. Empty means the spec can be rendered
+/// (template and dependency-graph problems are found while rendering).
+pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    if spec.services.is_empty() {
+        errors.push(SpecError::field("spec.services", "at least one service is required"));
+    }
+    validate_storage(spec, &mut errors);
+    let mut containers: BTreeMap<String, &str> = BTreeMap::new();
+    let services: BTreeMap<&str, &ServiceSpec> = spec.services.iter().map(|s| (s.name.as_str(), s)).collect();
+    for (i, svc) in spec.services.iter().enumerate() {
+        if svc.name.is_empty() {
+            errors.push(SpecError::field(format!("spec.services[{i}].name"), "a service needs a name"));
+            continue;
+        }
+        if spec.services[..i].iter().any(|s| s.name == svc.name) {
+            errors.push(SpecError::service(&svc.name, "name", "duplicate service name"));
+            continue;
+        }
+        if !svc.use_host_execution {
+            let container = names::container_name(&svc.name);
+            if !names::is_dns1123_label(&container) {
+                errors.push(SpecError::service(
+                    &svc.name,
+                    "name",
+                    format!(
+                        "cannot become a container name: {container:?} is not a DNS-1123 label \
+                         (lowercase letters, digits and '-', at most 63)"
+                    ),
+                ));
+            } else if let Some(other) = containers.insert(container.clone(), &svc.name) {
+                errors.push(SpecError::service(
+                    &svc.name,
+                    "name",
+                    format!("container name {container:?} collides with service {other:?}"),
+                ));
+            }
+        }
+        validate_service(svc, &services, &mut errors);
+    }
+    if let Some(boot) = &spec.bootnode {
+        if !services.contains_key(boot.service.as_str()) {
+            errors.push(SpecError::field("spec.bootnode.service", format!("no service named {:?}", boot.service)));
+        }
+        if boot.id.is_empty() {
+            errors.push(SpecError::field("spec.bootnode.id", "the bootnode's node id is empty"));
+        }
+    }
+    errors
+}
+
+fn validate_storage(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
+    let storage_type = spec.storage.as_ref().and_then(|s| s.storage_type).unwrap_or_default();
+    if let Some(generate) = &spec.generate {
+        if generate.image.trim().is_empty() {
+            errors.push(SpecError::field("spec.generate.image", "an image with the builder-playground binary is required"));
+        }
+        if storage_type == StorageType::Ephemeral {
+            errors.push(SpecError::field(
+                "spec.storage.type",
+                "ephemeral storage cannot hold artifacts made by `generate`: the Job and the Pod do not share an emptyDir",
+            ));
+        }
+    }
+    let Some(storage) = &spec.storage else { return };
+    if let Some(path) = &storage.path
+        && !path.starts_with('/')
+    {
+        errors.push(SpecError::field("spec.storage.path", format!("{path:?} is not an absolute path")));
+    }
+    if let Some(size) = &storage.size
+        && !is_quantity(size)
+    {
+        errors.push(SpecError::field("spec.storage.size", format!("{size:?} is not a quantity such as 10Gi")));
+    }
+}
+
+/// A Kubernetes quantity: a decimal number with an optional binary or decimal suffix.
+fn is_quantity(s: &str) -> bool {
+    let number_len = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (number, suffix) = s.split_at(number_len);
+    let number_ok = !number.is_empty() && number != "." && number.matches('.').count() <= 1;
+    let suffix_ok = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"].contains(&suffix)
+        || suffix
+            .strip_prefix(['e', 'E'])
+            .is_some_and(|exp| exp.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()) && !exp.is_empty());
+    number_ok && suffix_ok
+}
+
+fn validate_service(svc: &ServiceSpec, services: &BTreeMap<&str, &ServiceSpec>, errors: &mut Vec<SpecError>) {
+    let err = |field: String, message: String| SpecError::service(&svc.name, field, message);
+    if svc.image.trim().is_empty() {
+        errors.push(err("image".into(), "the image is empty".into()));
+    }
+    if svc.tag.as_deref().is_some_and(|t| t.contains(['/', ' ', ':'])) {
+        errors.push(err("tag".into(), format!("{:?} is not an image tag", svc.tag.as_deref().unwrap_or(""))));
+    }
+    let mut seen: BTreeMap<(&str, Protocol), usize> = BTreeMap::new();
+    let mut numbers: BTreeMap<&str, i32> = BTreeMap::new();
+    for (i, port) in svc.ports.iter().enumerate() {
+        if port.name.is_empty() {
+            errors.push(err(format!("ports[{i}].name"), "a port needs a name".into()));
+            continue;
+        }
+        if !(1..=65535).contains(&port.port) {
+            errors.push(err(format!("ports[{i}].port"), format!("{} is out of range 1-65535", port.port)));
+        }
+        let udp = port.protocol == Protocol::Udp;
+        let port_name = names::port_name(&port.name, udp);
+        if !names::is_iana_svc_name(&port_name) {
+            errors.push(err(
+                format!("ports[{i}].name"),
+                format!("{port_name:?} cannot be a container port name (at most 15 lowercase letters, digits or '-', one letter at least)"),
+            ));
+        }
+        if let Some(first) = seen.insert((&port.name, port.protocol), i) {
+            errors.push(err(format!("ports[{i}].name"), format!("duplicate port name {:?} (also ports[{first}])", port.name)));
+        }
+        if let Some(number) = numbers.insert(&port.name, port.port)
+            && number != port.port
+        {
+            errors.push(err(
+                format!("ports[{i}].port"),
+                format!("port {:?} is declared as {number} and {}; tcp and udp of one name share a number", port.name, port.port),
+            ));
+        }
+    }
+    for (i, dep) in svc.dependencies.iter().enumerate() {
+        if dep.name == svc.name {
+            errors.push(err(format!("dependencies[{i}].name"), "a service cannot depend on itself".into()));
+        } else if !services.contains_key(dep.name.as_str()) {
+            errors.push(err(format!("dependencies[{i}].name"), format!("unknown service {:?}", dep.name)));
+        }
+        if dep.condition == DependencyCondition::Healthy
+            && let Some(target) = services.get(dep.name.as_str())
+            && target.ready_check.is_none()
+        {
+            errors.push(err(
+                format!("dependencies[{i}].condition"),
+                format!("depends on {:?} being healthy, but {:?} has no readyCheck", dep.name, dep.name),
+            ));
+        }
+    }
+    if let Some(check) = &svc.ready_check {
+        for (field, value) in [("interval", &check.interval), ("timeout", &check.timeout), ("startPeriod", &check.start_period)] {
+            if let Some(v) = value
+                && let Err(e) = duration::parse(v)
+            {
+                errors.push(err(format!("readyCheck.{field}"), e));
+            }
+        }
+        if check.retries.is_some_and(|r| r < 0) {
+            errors.push(err("readyCheck.retries".into(), "must not be negative".into()));
+        }
+        match check.test.first().map(String::as_str) {
+            Some("CMD") | Some("CMD-SHELL") if check.test.len() < 2 => {
+                errors.push(err("readyCheck.test".into(), format!("{} needs a command", check.test[0])));
+            }
+            _ => {}
+        }
+        if let Some(url) = &check.query_url
+            && crate::podspec::parse_url(url).is_none()
+        {
+            errors.push(err("readyCheck.queryURL".into(), format!("{url:?} is not an http(s) URL with host and port")));
+        }
+    }
+    for (key, _) in svc.env.iter() {
+        if key.is_empty() || key.contains('=') {
+            errors.push(err(format!("env[{key:?}]"), "not a valid environment variable name".into()));
+        }
+    }
+    let mut paths = BTreeSet::new();
+    for (i, volume) in svc.volumes.iter().enumerate() {
+        if volume.name != ARTIFACTS_VOLUME && !names::is_dns1123_label(&format!("vol-{}", volume.name)) {
+            errors.push(err(format!("volumes[{i}].name"), format!("{:?} cannot be a volume name (DNS-1123 label)", volume.name)));
+        }
+        check_mount_path(&volume.mount_path, format!("volumes[{i}].mountPath"), &mut paths, &err, errors);
+        if let Some(sub) = &volume.sub_path {
+            check_relative(sub, format!("volumes[{i}].subPath"), &err, errors);
+        }
+    }
+    for (i, file) in svc.files.iter().enumerate() {
+        check_relative(&file.artifact, format!("files[{i}].artifact"), &err, errors);
+        check_mount_path(&file.mount_path, format!("files[{i}].mountPath"), &mut paths, &err, errors);
+    }
+}
+
+fn check_mount_path<'a>(
+    path: &'a str,
+    field: String,
+    seen: &mut BTreeSet<&'a str>,
+    err: &impl Fn(String, String) -> SpecError,
+    errors: &mut Vec<SpecError>,
+) {
+    if !path.starts_with('/') {
+        errors.push(err(field, format!("{path:?} is not an absolute path")));
+    } else if !seen.insert(path.trim_end_matches('/')) {
+        errors.push(err(field, format!("{path:?} is mounted twice")));
+    }
+}
+
+fn check_relative(path: &str, field: String, err: &impl Fn(String, String) -> SpecError, errors: &mut Vec<SpecError>) {
+    if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+        errors.push(err(field, format!("{path:?} must be a relative path inside the artifacts directory")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{DependencySpec, FileMountSpec, GenerateSpec, PortSpec, ReadyCheckSpec, StorageSpec};
+
+    fn svc(name: &str) -> ServiceSpec {
+        ServiceSpec { name: name.into(), image: "img".into(), ..Default::default() }
+    }
+
+    fn spec(services: Vec<ServiceSpec>) -> BuilderPlaygroundSpec {
+        BuilderPlaygroundSpec { services, ..Default::default() }
+    }
+
+    fn messages(spec: &BuilderPlaygroundSpec) -> Vec<String> {
+        validate(spec).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn valid_spec_has_no_errors() {
+        assert!(validate(&spec(vec![svc("el"), svc("el_healthmon")])).is_empty());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(messages(&spec(vec![])), ["spec.services: at least one service is required"]);
+        let m = messages(&spec(vec![svc("el"), svc("el")]));
+        assert_eq!(m, [r#"service "el": name: duplicate service name"#]);
+        let m = messages(&spec(vec![svc("el-hm"), svc("el_hm")]));
+        assert_eq!(m, [r#"service "el_hm": name: container name "el-hm" collides with service "el-hm""#]);
+        let m = messages(&spec(vec![svc("EL")]));
+        assert!(m[0].starts_with(r#"service "EL": name: cannot become a container name"#), "{m:?}");
+    }
+
+    #[test]
+    fn images_ports_dependencies() {
+        let mut s = svc("el");
+        s.image = " ".into();
+        s.ports = vec![
+            PortSpec { name: "http".into(), port: 70000, ..Default::default() },
+            PortSpec { name: "http".into(), port: 8545, ..Default::default() },
+            PortSpec { name: "averyveryverylongname".into(), port: 1, ..Default::default() },
+        ];
+        s.dependencies = vec![
+            DependencySpec { name: "nope".into(), condition: DependencyCondition::Running },
+            DependencySpec { name: "el".into(), condition: DependencyCondition::Running },
+        ];
+        let m = messages(&spec(vec![s]));
+        assert_eq!(
+            m,
+            [
+                r#"service "el": image: the image is empty"#,
+                r#"service "el": ports[0].port: 70000 is out of range 1-65535"#,
+                r#"service "el": ports[1].name: duplicate port name "http" (also ports[0])"#,
+                r#"service "el": ports[1].port: port "http" is declared as 70000 and 8545; tcp and udp of one name share a number"#,
+                r#"service "el": ports[2].name: "averyveryverylongname" cannot be a container port name (at most 15 lowercase letters, digits or '-', one letter at least)"#,
+                r#"service "el": dependencies[0].name: unknown service "nope""#,
+                r#"service "el": dependencies[1].name: a service cannot depend on itself"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn storage_and_generate() {
+        let mut s = spec(vec![svc("a")]);
+        s.generate = Some(GenerateSpec { image: "bp".into(), args: vec![] });
+        s.storage = Some(StorageSpec {
+            storage_type: Some(StorageType::Ephemeral),
+            path: Some("rel".into()),
+            size: Some("ten".into()),
+            ..Default::default()
+        });
+        let m = messages(&s);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert!(m[0].starts_with("spec.storage.type: ephemeral storage cannot hold artifacts"));
+        assert!(m[1].starts_with("spec.storage.path"));
+        assert!(m[2].starts_with("spec.storage.size"));
+        assert!(is_quantity("10Gi") && is_quantity("1.5G") && is_quantity("100") && is_quantity("1e3"));
+        assert!(!is_quantity("Gi") && !is_quantity("10 Gi") && !is_quantity("10gb"));
+    }
+
+    #[test]
+    fn checks_and_mounts() {
+        let mut s = svc("a");
+        s.ready_check = Some(ReadyCheckSpec {
+            interval: Some("1x".into()),
+            test: vec!["CMD".into()],
+            query_url: Some("localhost".into()),
+            ..Default::default()
+        });
+        s.files = vec![
+            FileMountSpec { artifact: "../etc/passwd".into(), mount_path: "/data/x".into() },
+            FileMountSpec { artifact: "genesis.json".into(), mount_path: "/data/x".into() },
+            FileMountSpec { artifact: "genesis.json".into(), mount_path: "data/y".into() },
+        ];
+        let m = messages(&spec(vec![s]));
+        assert_eq!(m.len(), 6, "{m:?}");
+        assert!(m[0].contains("readyCheck.interval"));
+        assert!(m[1].contains("readyCheck.test: CMD needs a command"));
+        assert!(m[2].contains("readyCheck.queryURL"));
+        assert!(m[3].contains("files[0].artifact"));
+        assert!(m[4].contains("files[1].mountPath: \"/data/x\" is mounted twice"));
+        assert!(m[5].contains("files[2].mountPath: \"data/y\" is not an absolute path"));
+    }
+}
