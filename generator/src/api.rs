@@ -20,6 +20,8 @@ pub const ARTIFACTS_VOLUME: &str = "artifacts";
 
 /// A builder-playground devnet (L1, OP stack, BuilderNet) run as one Pod: every service a
 /// container, all sharing localhost.
+// printcolumn(...) repeats `type_ = "string"` by design; the lint reads it as a duplicate.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "playground.flashbots.io",
@@ -370,14 +372,8 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, for metrics that report one series per phase.
-    pub const ALL: [Phase; 6] = [
-        Phase::Pending,
-        Phase::Generating,
-        Phase::Deploying,
-        Phase::Running,
-        Phase::Degraded,
-        Phase::Failed,
-    ];
+    pub const ALL: [Phase; 6] =
+        [Phase::Pending, Phase::Generating, Phase::Deploying, Phase::Running, Phase::Degraded, Phase::Failed];
 
     /// The name used in the API and in metric labels.
     pub fn as_str(self) -> &'static str {

@@ -47,7 +47,8 @@ pub fn parse(input: &str) -> Result<u64, String> {
             .ok_or_else(|| format!("duration {input:?} has unknown unit {unit:?} (ns, us, ms, s, m, h)"))?;
         rest = &rest[unit_len..];
         let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| format!("duration {input:?} is too large"))? };
+        let whole: u128 =
+            if whole.is_empty() { 0 } else { whole.parse().map_err(|_| format!("duration {input:?} is too large"))? };
         let mut value = whole.checked_mul(scale).ok_or_else(|| format!("duration {input:?} is too large"))?;
         let mut place = scale;
         for digit in frac.bytes() {

@@ -136,17 +136,18 @@ fn run(command: Command, warnings: &mut Vec<String>) -> Result<String, Failure> 
             let fail = |message: String| Failure { source: source.clone(), message };
             let text = read(&path).map_err(fail)?;
             let parsed = manifest::parse(&text).map_err(|e| fail(format!("not a builder-playground manifest: {e}")))?;
-            let storage = (storage_type.is_some() || storage_path.is_some() || storage_class.is_some() || storage_size.is_some())
-                .then(|| StorageSpec {
-                    storage_type: storage_type.map(|t| match t {
-                        StorageArg::LocalPath => StorageType::LocalPath,
-                        StorageArg::Pvc => StorageType::Pvc,
-                        StorageArg::Ephemeral => StorageType::Ephemeral,
-                    }),
-                    path: storage_path,
-                    storage_class,
-                    size: storage_size,
-                });
+            let storage =
+                (storage_type.is_some() || storage_path.is_some() || storage_class.is_some() || storage_size.is_some())
+                    .then(|| StorageSpec {
+                        storage_type: storage_type.map(|t| match t {
+                            StorageArg::LocalPath => StorageType::LocalPath,
+                            StorageArg::Pvc => StorageType::Pvc,
+                            StorageArg::Ephemeral => StorageType::Ephemeral,
+                        }),
+                        path: storage_path,
+                        storage_class,
+                        size: storage_size,
+                    });
             let options = ConvertOptions { name, namespace, recipe, storage };
             let converted = manifest::convert(&parsed, &options).map_err(|e| fail(e.to_string()))?;
             // A conversion that would not render is not handed to the user.
@@ -176,21 +177,20 @@ fn read(path: &Path) -> Result<String, String> {
 /// Reads a BuilderPlayground from YAML or JSON. A spec written for PR #120's
 /// `BuilderPlaygroundDeployment` is accepted as is.
 fn parse_playground(text: &str) -> Result<BuilderPlayground, String> {
-    let mut value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
-    let Some(map) = value.as_mapping_mut() else {
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
+    let Some(map) = value.as_mapping() else {
         return Err("expected a BuilderPlayground object".into());
     };
     let kind = map.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
     match kind.as_str() {
-        "BuilderPlayground" => {}
-        "BuilderPlaygroundDeployment" => {
-            map.insert("kind".into(), "BuilderPlayground".into());
-            map.insert("apiVersion".into(), format!("{}/v1alpha1", bp_generator::api::GROUP).into());
-        }
+        "BuilderPlayground" | "BuilderPlaygroundDeployment" => {}
         "" => return Err("kind is missing; expected BuilderPlayground".into()),
         other => return Err(format!("kind is {other:?}; expected BuilderPlayground")),
     }
-    let playground: BuilderPlayground = serde_yaml_ng::from_value(value).map_err(|e| format!("invalid BuilderPlayground: {e}"))?;
+    // Deserialized again from the text, so that errors carry the field path and the line.
+    let playground: BuilderPlayground =
+        serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text))
+            .map_err(|e| format!("invalid BuilderPlayground: {}: {}", e.path(), e.inner()))?;
     if playground.metadata.name.as_deref().unwrap_or_default().is_empty() {
         return Err("metadata.name is missing".into());
     }

@@ -216,11 +216,8 @@ pub fn convert(manifest: &Manifest, options: &ConvertOptions) -> Result<Converte
         if folded.contains_key(svc.name.as_str()) {
             continue;
         }
-        let err = |field: &str, message: String| ConvertError {
-            service: svc.name.clone(),
-            field: field.into(),
-            message,
-        };
+        let err =
+            |field: &str, message: String| ConvertError { service: svc.name.clone(), field: field.into(), message };
         if svc.lifecycle_hooks {
             return Err(err(
                 "lifecycle_hooks",
@@ -228,7 +225,8 @@ pub fn convert(manifest: &Manifest, options: &ConvertOptions) -> Result<Converte
             ));
         }
         if svc.image.trim().is_empty() {
-            let why = if svc.host_path.is_empty() { "it has no image" } else { "it runs a host binary and has no image" };
+            let why =
+                if svc.host_path.is_empty() { "it has no image" } else { "it runs a host binary and has no image" };
             return Err(err("image", format!("{why}, so it cannot run as a container: unsupported")));
         }
         if svc.labels.get(USE_HOST_EXECUTION_LABEL).is_some_and(|v| v == "true") || !svc.host_path.is_empty() {
@@ -248,10 +246,13 @@ pub fn convert(manifest: &Manifest, options: &ConvertOptions) -> Result<Converte
             let protocol = match port.protocol.to_ascii_lowercase().as_str() {
                 "" | "tcp" => Protocol::Tcp,
                 "udp" => Protocol::Udp,
-                other => return Err(err(&format!("ports[{}].Protocol", port.name), format!("unknown protocol {other:?}"))),
+                other => {
+                    return Err(err(&format!("ports[{}].Protocol", port.name), format!("unknown protocol {other:?}")));
+                }
             };
-            let number = i32::try_from(port.port)
-                .map_err(|_| err(&format!("ports[{}].port", port.name), format!("{} is not a port number", port.port)))?;
+            let number = i32::try_from(port.port).map_err(|_| {
+                err(&format!("ports[{}].port", port.name), format!("{} is not a port number", port.port))
+            })?;
             ports.push(PortSpec { name: port.name.clone(), port: number, protocol, host_port: None });
         }
         let dependencies = svc

@@ -101,22 +101,25 @@ pub fn render(playground: &BuilderPlayground, options: &RenderOptions) -> Result
     }
     let in_pod: Vec<&ParsedService> = parsed.iter().filter(|p| !p.spec.use_host_execution).collect();
     if in_pod.is_empty() {
-        return Err(SpecError::field("spec.services", "every service runs on the node (useHostExecution): nothing to run in the Pod").into());
+        return Err(SpecError::field(
+            "spec.services",
+            "every service runs on the node (useHostExecution): nothing to run in the Pod",
+        )
+        .into());
     }
-    let table = PortTable::allocate(in_pod.iter().map(|p| (p.spec.name.as_str(), p.port_requests())))
-        .map_err(|e| SpecError::service(&e.service, "ports", format!("no free port number for {:?} at or above the requested one", e.port)))?;
+    let table = PortTable::allocate(in_pod.iter().map(|p| (p.spec.name.as_str(), p.port_requests()))).map_err(|e| {
+        SpecError::service(
+            &e.service,
+            "ports",
+            format!("no free port number for {:?} at or above the requested one", e.port),
+        )
+    })?;
     let resolver = Resolver {
         table: &table,
         services: spec.services.iter().map(|s| (s.name.as_str(), s)).collect(),
         bootnode: spec.bootnode.as_ref(),
     };
-    let mut builder = Builder {
-        playground,
-        options,
-        resolver: &resolver,
-        warnings: Vec::new(),
-        uses_jwt: false,
-    };
+    let mut builder = Builder { playground, options, resolver: &resolver, warnings: Vec::new(), uses_jwt: false };
     let order = start_order(&in_pod, options.native_sidecars, &mut builder.warnings)?;
     let mut containers = Vec::with_capacity(in_pod.len());
     for (index, gated) in &order.entries {
@@ -194,7 +197,11 @@ struct StartOrder {
 /// (healthmon waits for the node it watches), so every service that waits for nothing starts
 /// before any gate, and gates come as late as their dependents allow. Services that wait for
 /// something and that nothing waits for are the regular containers, started last.
-fn start_order(services: &[&ParsedService], native_sidecars: bool, warnings: &mut Vec<String>) -> Result<StartOrder, SpecError> {
+fn start_order(
+    services: &[&ParsedService],
+    native_sidecars: bool,
+    warnings: &mut Vec<String>,
+) -> Result<StartOrder, SpecError> {
     let index: BTreeMap<&str, usize> = services.iter().enumerate().map(|(i, p)| (p.spec.name.as_str(), i)).collect();
     let n = services.len();
     let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
@@ -219,13 +226,15 @@ fn start_order(services: &[&ParsedService], native_sidecars: bool, warnings: &mu
     let mut placed = vec![false; n];
     let mut topo = Vec::with_capacity(n);
     while topo.len() < n {
-        let next = (0..n)
-            .filter(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d]))
-            .min_by_key(|&i| (gated[i], i));
+        let next = (0..n).filter(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d])).min_by_key(|&i| (gated[i], i));
         let Some(next) = next else {
             let cycle: Vec<&str> = (0..n).filter(|&i| !placed[i]).map(|i| services[i].spec.name.as_str()).collect();
             let first = cycle.first().copied().unwrap_or_default();
-            return Err(SpecError::service(first, "dependencies", format!("dependency cycle among {}", cycle.join(", "))));
+            return Err(SpecError::service(
+                first,
+                "dependencies",
+                format!("dependency cycle among {}", cycle.join(", ")),
+            ));
         };
         placed[next] = true;
         topo.push(next);
@@ -239,7 +248,8 @@ fn start_order(services: &[&ParsedService], native_sidecars: bool, warnings: &mu
     let any_gate = gated.iter().any(|&g| g);
     let regular = |i: usize| !has_dependents[i] && (!deps[i].is_empty() || !any_gate);
     let sidecars: BTreeSet<usize> = topo.iter().copied().filter(|&i| !regular(i)).collect();
-    let mut entries: Vec<(usize, bool)> = topo.iter().filter(|i| sidecars.contains(i)).map(|&i| (i, gated[i])).collect();
+    let mut entries: Vec<(usize, bool)> =
+        topo.iter().filter(|i| sidecars.contains(i)).map(|&i| (i, gated[i])).collect();
     entries.extend((0..n).filter(|&i| regular(i)).map(|i| (i, false)));
     Ok(StartOrder { entries, sidecars })
 }
@@ -292,7 +302,10 @@ impl Builder<'_> {
                 EnvVar {
                     name: HOST_IP_ENV.into(),
                     value_from: Some(EnvVarSource {
-                        field_ref: Some(ObjectFieldSelector { field_path: "status.hostIP".into(), ..Default::default() }),
+                        field_ref: Some(ObjectFieldSelector {
+                            field_path: "status.hostIP".into(),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -494,7 +507,11 @@ impl Builder<'_> {
                 name: JWT_VOLUME.into(),
                 secret: Some(SecretVolumeSource {
                     secret_name: Some(jwt_secret_name(name)),
-                    items: Some(vec![KeyToPath { key: JWT_SECRET_KEY.into(), path: JWT_SECRET_KEY.into(), mode: None }]),
+                    items: Some(vec![KeyToPath {
+                        key: JWT_SECRET_KEY.into(),
+                        path: JWT_SECRET_KEY.into(),
+                        mode: None,
+                    }]),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -578,7 +595,9 @@ pub fn parse_url(url: &str) -> Option<ParsedUrl<'_>> {
     let authority = &rest[..authority_end];
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = match host_port.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, p.parse().ok().filter(|p| (1..=65535).contains(p))?),
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            (h, p.parse().ok().filter(|p| (1..=65535).contains(p))?)
+        }
         _ => (host_port, default_port),
     };
     if host.is_empty() {

@@ -40,14 +40,10 @@ pub fn parse_service(spec: &ServiceSpec) -> Result<ParsedService<'_>, Vec<SpecEr
 
 impl ParsedService<'_> {
     fn actions(&self) -> impl Iterator<Item = &Action> {
-        self.args
-            .iter()
-            .chain(self.env.iter().map(|(_, v)| v))
-            .flatten()
-            .filter_map(|s| match s {
-                Segment::Action(a) => Some(a),
-                Segment::Text(_) => None,
-            })
+        self.args.iter().chain(self.env.iter().map(|(_, v)| v)).flatten().filter_map(|s| match s {
+            Segment::Action(a) => Some(a),
+            Segment::Text(_) => None,
+        })
     }
 
     /// The ports this service wants, in allocation order: declared ports, then ports only its
@@ -113,10 +109,8 @@ impl<'a> Resolver<'a> {
                 Segment::Text(text) => pieces.push((self.rewrite_service_hosts(text), true)),
                 Segment::Action(Action::Dir) => pieces.push((ARTIFACTS_DIR.to_owned(), false)),
                 Segment::Action(Action::Port { name, .. }) => {
-                    let port = self
-                        .table
-                        .get(owner, name)
-                        .ok_or_else(|| err(format!("port {name:?} was not allocated")))?;
+                    let port =
+                        self.table.get(owner, name).ok_or_else(|| err(format!("port {name:?} was not allocated")))?;
                     pieces.push((port.number.to_string(), false));
                 }
                 Segment::Action(Action::Service { service, port, protocol, user }) => {
@@ -125,9 +119,8 @@ impl<'a> Resolver<'a> {
                     pieces.push((print_addr(protocol, &host, number, user.as_deref().unwrap_or("")), false));
                 }
                 Segment::Action(Action::Bootnode) => {
-                    let boot = self
-                        .bootnode
-                        .ok_or_else(|| err("{{Bootnode}} is used but spec.bootnode is not set".into()))?;
+                    let boot =
+                        self.bootnode.ok_or_else(|| err("{{Bootnode}} is used but spec.bootnode is not set".into()))?;
                     let (host, number) = self.endpoint(&boot.service, "rpc", "enode").map_err(err)?;
                     uses_host_ip |= host.starts_with("$(");
                     pieces.push((print_addr("enode", &host, number, &boot.id), false));
@@ -139,10 +132,8 @@ impl<'a> Resolver<'a> {
 
     /// Host and port number of `service`'s port `port`, for protocol `protocol`.
     fn endpoint(&self, service: &str, port: &str, protocol: &str) -> Result<(String, i32), String> {
-        let target = self
-            .services
-            .get(service)
-            .ok_or_else(|| format!("template refers to unknown service {service:?}"))?;
+        let target =
+            self.services.get(service).ok_or_else(|| format!("template refers to unknown service {service:?}"))?;
         if target.use_host_execution {
             let declared = target
                 .ports
@@ -211,10 +202,7 @@ fn join_escaped(pieces: Vec<(String, bool)>) -> String {
     if !(literal_dollar && (joined.contains("$$") || joined.contains("$("))) {
         return joined;
     }
-    pieces
-        .into_iter()
-        .map(|(s, literal)| if literal { s.replace('$', "$$") } else { s })
-        .collect()
+    pieces.into_iter().map(|(s, literal)| if literal { s.replace('$', "$$") } else { s }).collect()
 }
 
 /// Finds `host:port` endpoints in `text` and replaces the port where `map` says so.
@@ -264,7 +252,10 @@ mod tests {
     #[test]
     fn endpoints_are_rewritten_only_where_mapped() {
         let map = |host: &str, port: i32| (host == "a" && port == 80).then_some(81);
-        assert_eq!(rewrite_endpoints("http://a:80/x a:80 ba:80 a:800 a:80x", map), "http://a:81/x a:81 ba:80 a:800 a:80x");
+        assert_eq!(
+            rewrite_endpoints("http://a:80/x a:80 ba:80 a:800 a:80x", map),
+            "http://a:81/x a:81 ba:80 a:800 a:80x"
+        );
         assert_eq!(rewrite_endpoints("no ports: here", map), "no ports: here");
         assert_eq!(rewrite_endpoints("a:80", |_, _| None), "a:80");
     }

@@ -143,9 +143,7 @@ fn parse_action(body: &str, offset: usize) -> Result<(Action, usize, bool), Temp
                 i += len;
             }
             b'`' => {
-                let close = body[i + 1..]
-                    .find('`')
-                    .ok_or_else(|| err("unterminated raw string".into()))?;
+                let close = body[i + 1..].find('`').ok_or_else(|| err("unterminated raw string".into()))?;
                 tokens.push(Token::Str(body[i + 1..i + 1 + close].to_owned()));
                 i += close + 2;
             }
@@ -166,15 +164,16 @@ fn parse_action(body: &str, offset: usize) -> Result<(Action, usize, bool), Temp
                 i += len;
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
-                let len = body[i..]
-                    .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-                    .unwrap_or(body.len() - i);
+                let len =
+                    body[i..].find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).unwrap_or(body.len() - i);
                 tokens.push(Token::Ident(body[i..i + len].to_owned()));
                 i += len;
             }
             _ => {
                 let ch = body[i..].chars().next().unwrap_or('?');
-                return Err(err(format!("unsupported character {ch:?} in action (pipelines and expressions are not supported)")));
+                return Err(err(format!(
+                    "unsupported character {ch:?} in action (pipelines and expressions are not supported)"
+                )));
             }
         }
     };
@@ -242,9 +241,9 @@ fn build_action(tokens: Vec<Token>) -> Result<Action, String> {
             }
             "Bootnode" if args.is_empty() => Ok(Action::Bootnode),
             "Bootnode" => Err(format!("Bootnode takes no arguments, got {}", args.len())),
-            other => Err(format!(
-                "unknown template function {other:?} (known: Port, PortUDP, Service, Bootnode, .Dir)"
-            )),
+            other => {
+                Err(format!("unknown template function {other:?} (known: Port, PortUDP, Service, Bootnode, .Dir)"))
+            }
         },
         other => Err(format!("an action must start with a function or .Dir, got {}", other.describe())),
     }
@@ -323,12 +322,7 @@ mod tests {
     use super::*;
 
     fn service(s: &str, p: &str, proto: &str, user: Option<&str>) -> Action {
-        Action::Service {
-            service: s.into(),
-            port: p.into(),
-            protocol: proto.into(),
-            user: user.map(Into::into),
-        }
+        Action::Service { service: s.into(), port: p.into(), protocol: proto.into(), user: user.map(Into::into) }
     }
 
     #[test]
@@ -384,10 +378,7 @@ mod tests {
     #[test]
     fn trim_markers() {
         let segs = parse("a  {{- .Dir -}}  b").unwrap();
-        assert_eq!(
-            segs,
-            vec![Segment::Text("a".into()), Segment::Action(Action::Dir), Segment::Text("b".into())]
-        );
+        assert_eq!(segs, vec![Segment::Text("a".into()), Segment::Action(Action::Dir), Segment::Text("b".into())]);
     }
 
     #[test]

@@ -63,7 +63,10 @@ fn validate_storage(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
     let storage_type = spec.storage.as_ref().and_then(|s| s.storage_type).unwrap_or_default();
     if let Some(generate) = &spec.generate {
         if generate.image.trim().is_empty() {
-            errors.push(SpecError::field("spec.generate.image", "an image with the builder-playground binary is required"));
+            errors.push(SpecError::field(
+                "spec.generate.image",
+                "an image with the builder-playground binary is required",
+            ));
         }
         if storage_type == StorageType::Ephemeral {
             errors.push(SpecError::field(
@@ -90,10 +93,11 @@ fn is_quantity(s: &str) -> bool {
     let number_len = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (number, suffix) = s.split_at(number_len);
     let number_ok = !number.is_empty() && number != "." && number.matches('.').count() <= 1;
-    let suffix_ok = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"].contains(&suffix)
-        || suffix
-            .strip_prefix(['e', 'E'])
-            .is_some_and(|exp| exp.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()) && !exp.is_empty());
+    let suffix_ok = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"]
+        .contains(&suffix)
+        || suffix.strip_prefix(['e', 'E']).is_some_and(|exp| {
+            exp.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()) && !exp.is_empty()
+        });
     number_ok && suffix_ok
 }
 
@@ -124,14 +128,20 @@ fn validate_service(svc: &ServiceSpec, services: &BTreeMap<&str, &ServiceSpec>, 
             ));
         }
         if let Some(first) = seen.insert((&port.name, port.protocol), i) {
-            errors.push(err(format!("ports[{i}].name"), format!("duplicate port name {:?} (also ports[{first}])", port.name)));
+            errors.push(err(
+                format!("ports[{i}].name"),
+                format!("duplicate port name {:?} (also ports[{first}])", port.name),
+            ));
         }
         if let Some(number) = numbers.insert(&port.name, port.port)
             && number != port.port
         {
             errors.push(err(
                 format!("ports[{i}].port"),
-                format!("port {:?} is declared as {number} and {}; tcp and udp of one name share a number", port.name, port.port),
+                format!(
+                    "port {:?} is declared as {number} and {}; tcp and udp of one name share a number",
+                    port.name, port.port
+                ),
             ));
         }
     }
@@ -152,7 +162,9 @@ fn validate_service(svc: &ServiceSpec, services: &BTreeMap<&str, &ServiceSpec>, 
         }
     }
     if let Some(check) = &svc.ready_check {
-        for (field, value) in [("interval", &check.interval), ("timeout", &check.timeout), ("startPeriod", &check.start_period)] {
+        for (field, value) in
+            [("interval", &check.interval), ("timeout", &check.timeout), ("startPeriod", &check.start_period)]
+        {
             if let Some(v) = value
                 && let Err(e) = duration::parse(v)
             {
@@ -182,7 +194,10 @@ fn validate_service(svc: &ServiceSpec, services: &BTreeMap<&str, &ServiceSpec>, 
     let mut paths = BTreeSet::new();
     for (i, volume) in svc.volumes.iter().enumerate() {
         if volume.name != ARTIFACTS_VOLUME && !names::is_dns1123_label(&format!("vol-{}", volume.name)) {
-            errors.push(err(format!("volumes[{i}].name"), format!("{:?} cannot be a volume name (DNS-1123 label)", volume.name)));
+            errors.push(err(
+                format!("volumes[{i}].name"),
+                format!("{:?} cannot be a volume name (DNS-1123 label)", volume.name),
+            ));
         }
         check_mount_path(&volume.mount_path, format!("volumes[{i}].mountPath"), &mut paths, &err, errors);
         if let Some(sub) = &volume.sub_path {

@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (all tests).
+# Everything they need is installed by the project's own scripts, cached outside the repo.
+
+CARGO ?= cargo
+SHELL := /bin/bash
+
+.PHONY: test demo provision build crd bench lint
+
+## Runs every test: unit, property, CLI, and the end-to-end tests on a local Kubernetes
+## built from source (provisioned first, idempotently).
+test: provision
+	$(CARGO) test --workspace --locked --no-fail-fast 2>&1 | tee target/test.log; \
+	status=$${PIPESTATUS[0]}; \
+	passed=$$(grep -Eo '[0-9]+ passed' target/test.log | awk '{s+=$$1} END {print s+0}'); \
+	failed=$$(grep -Eo '[0-9]+ failed' target/test.log | awk '{s+=$$1} END {print s+0}'); \
+	echo; echo "$$passed passed, $$failed failed"; \
+	exit $$status
+
+## Brings up the local Kubernetes of e2e/ when no cluster is configured, then runs the
+## operator on examples/l1.yaml.
+demo: build provision
+	bash e2e/demo.sh
+
+provision:
+	@mkdir -p target
+	bash e2e/provision.sh
+
+build:
+	$(CARGO) build --workspace --locked
+
+## Regenerates crds/ from the Rust types (a test fails when they drift).
+crd:
+	$(CARGO) run -q -p bp-generator -- crd > crds/builderplaygrounds.playground.flashbots.io.yaml
+
+## Prints the time to convert and render each fixture manifest.
+bench:
+	$(CARGO) bench -p bp-generator --bench render
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
