@@ -9,6 +9,7 @@ SHELL := /bin/bash
 ## Runs every test: unit, property, CLI, and the end-to-end tests on a local Kubernetes
 ## built from source (provisioned first, idempotently).
 test: provision
+	$(CARGO) build --workspace --locked
 	$(CARGO) test --workspace --locked --no-fail-fast 2>&1 | tee target/test.log; \
 	status=$${PIPESTATUS[0]}; \
 	passed=$$(grep -Eo '[0-9]+ passed' target/test.log | awk '{s+=$$1} END {print s+0}'); \
