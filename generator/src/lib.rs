@@ -7,8 +7,10 @@
 //! [`validate`] reports what is wrong with a spec, and where.
 
 pub mod api;
+pub mod cluster;
 pub mod duration;
 pub mod error;
+pub mod job;
 pub mod manifest;
 pub mod names;
 pub mod podspec;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bp_generator::api::{StorageSpec, StorageType};
+use bp_generator::job::JobArgs;
 use bp_generator::manifest::{self, ConvertOptions};
 use bp_generator::{BuilderPlayground, RenderOptions, crd_yaml, podspec};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -64,6 +65,24 @@ enum Command {
     },
     /// Print the BuilderPlayground CustomResourceDefinition.
     Crd,
+    /// In-cluster mode of the generator Job: render a BuilderPlayground into its ConfigMap.
+    Job {
+        /// Namespace of the BuilderPlayground.
+        #[arg(long)]
+        namespace: String,
+        /// Name of the BuilderPlayground.
+        #[arg(long)]
+        name: String,
+        /// Input hash the operator created the Job for.
+        #[arg(long)]
+        hash: String,
+        /// builder-playground's manifest.json (when spec.generate produced one).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The API server predates native sidecars (Kubernetes 1.29).
+        #[arg(long)]
+        no_native_sidecars: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -87,6 +106,9 @@ struct Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Job { namespace, name, hash, manifest, no_native_sidecars } = cli.command {
+        return run_job(JobArgs { namespace, name, hash, manifest, native_sidecars: !no_native_sidecars });
+    }
     let mut warnings = Vec::new();
     match run(cli.command, &mut warnings) {
         Ok(output) => {
@@ -107,9 +129,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// The Job's last log line is its termination message: the summary, or the reason it failed.
+fn run_job(args: JobArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(bp_generator::job::run(&args)) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            eprintln!("{}", reason.replace('\n', " "));
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn run(command: Command, warnings: &mut Vec<String>) -> Result<String, Failure> {
     match command {
         Command::Crd => Ok(crd_yaml()),
+        Command::Job { .. } => Err(Failure { source: "job".into(), message: "handled by run_job".into() }),
         Command::Render { file, output, no_native_sidecars } => {
             let source = display(&file);
             let fail = |message: String| Failure { source: source.clone(), message };

@@ -482,26 +482,8 @@ impl Builder<'_> {
     }
 
     fn volumes(&self, services: &[&ParsedService]) -> Vec<Volume> {
-        let pg = self.playground;
-        let name = pg.metadata.name.as_deref().unwrap_or_default();
-        let storage = pg.spec.storage.as_ref();
-        let mut artifacts = Volume { name: ARTIFACTS_VOLUME.into(), ..Default::default() };
-        match pg.storage_type() {
-            StorageType::LocalPath => {
-                let root = storage.and_then(|s| s.path.as_deref()).unwrap_or(DEFAULT_STORAGE_PATH);
-                let namespace = pg.metadata.namespace.as_deref().unwrap_or("default");
-                artifacts.host_path = Some(HostPathVolumeSource {
-                    path: format!("{}/{namespace}/{name}", root.trim_end_matches('/')),
-                    type_: Some("DirectoryOrCreate".into()),
-                });
-            }
-            StorageType::Pvc => {
-                artifacts.persistent_volume_claim =
-                    Some(PersistentVolumeClaimVolumeSource { claim_name: artifacts_claim_name(name), read_only: None });
-            }
-            StorageType::Ephemeral => artifacts.empty_dir = Some(EmptyDirVolumeSource::default()),
-        }
-        let mut volumes = vec![artifacts];
+        let name = self.playground.metadata.name.as_deref().unwrap_or_default();
+        let mut volumes = vec![artifacts_volume(self.playground)];
         if self.uses_jwt {
             volumes.push(Volume {
                 name: JWT_VOLUME.into(),
@@ -530,6 +512,31 @@ impl Builder<'_> {
         }));
         volumes
     }
+}
+
+/// The storage volume mounted at /artifacts, named `artifacts`: a hostPath directory per
+/// playground (local-path), the playground's claim (pvc) or an emptyDir (ephemeral). The
+/// generator Job mounts the same one.
+pub fn artifacts_volume(playground: &BuilderPlayground) -> Volume {
+    let name = playground.metadata.name.as_deref().unwrap_or_default();
+    let storage = playground.spec.storage.as_ref();
+    let mut artifacts = Volume { name: ARTIFACTS_VOLUME.into(), ..Default::default() };
+    match playground.storage_type() {
+        StorageType::LocalPath => {
+            let root = storage.and_then(|s| s.path.as_deref()).unwrap_or(DEFAULT_STORAGE_PATH);
+            let namespace = playground.metadata.namespace.as_deref().unwrap_or("default");
+            artifacts.host_path = Some(HostPathVolumeSource {
+                path: format!("{}/{namespace}/{name}", root.trim_end_matches('/')),
+                type_: Some("DirectoryOrCreate".into()),
+            });
+        }
+        StorageType::Pvc => {
+            artifacts.persistent_volume_claim =
+                Some(PersistentVolumeClaimVolumeSource { claim_name: artifacts_claim_name(name), read_only: None });
+        }
+        StorageType::Ephemeral => artifacts.empty_dir = Some(EmptyDirVolumeSource::default()),
+    }
+    artifacts
 }
 
 /// Adds a mount unless it repeats one already there; two different sources at one path are an

@@ -12,8 +12,11 @@ use crate::names;
 /// (template and dependency-graph problems are found while rendering).
 pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
     let mut errors = Vec::new();
-    if spec.services.is_empty() {
-        errors.push(SpecError::field("spec.services", "at least one service is required"));
+    if spec.services.is_empty() && spec.generate.is_none() {
+        errors.push(SpecError::field(
+            "spec.services",
+            "at least one service is required (or `generate` to produce them)",
+        ));
     }
     validate_storage(spec, &mut errors);
     let mut containers: BTreeMap<String, &str> = BTreeMap::new();
@@ -254,7 +257,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(messages(&spec(vec![])), ["spec.services: at least one service is required"]);
+        assert_eq!(
+            messages(&spec(vec![])),
+            ["spec.services: at least one service is required (or `generate` to produce them)"]
+        );
         let m = messages(&spec(vec![svc("el"), svc("el")]));
         assert_eq!(m, [r#"service "el": name: duplicate service name"#]);
         let m = messages(&spec(vec![svc("el-hm"), svc("el_hm")]));

@@ -1,0 +1,88 @@
+//! What the generator Job and the operator agree on: object names, the input hash and the
+//! ConfigMap that carries a rendered PodSpec.
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use sha2::{Digest, Sha256};
+
+use crate::BuilderPlaygroundSpec;
+use crate::podspec::Rendered;
+
+/// Version of the generator and operator; part of the input hash, so an upgrade re-renders.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Annotation with the input hash a rendered PodSpec (ConfigMap, Pod) was made from.
+pub const HASH_ANNOTATION: &str = "playground.flashbots.io/input-hash";
+/// Key of the rendered output in the ConfigMap.
+pub const RENDERED_KEY: &str = "rendered.json";
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "bp-operator";
+/// Label that ties a child object to its playground.
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+
+/// Hash of everything a rendered PodSpec depends on: the spec and the operator version.
+pub fn input_hash(spec: &BuilderPlaygroundSpec) -> String {
+    let mut hasher = Sha256::new();
+    // Struct fields serialize in declaration order and maps are BTreeMaps: deterministic.
+    hasher.update(serde_json::to_vec(spec).unwrap_or_default());
+    hasher.update(VERSION.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The first 8 hex digits, for names.
+pub fn short_hash(hash: &str) -> &str {
+    &hash[..hash.len().min(8)]
+}
+
+/// The ConfigMap that holds the rendered PodSpec.
+pub fn podspec_configmap_name(playground: &str) -> String {
+    format!("{playground}-podspec")
+}
+
+/// The generator Job of one input hash. Job names label their Pods, so they stay within 63
+/// characters.
+pub fn generator_job_name(playground: &str, hash: &str) -> String {
+    let prefix: String = playground.chars().take(63 - 13).collect();
+    format!("{}-gen-{}", prefix.trim_end_matches('-'), short_hash(hash))
+}
+
+/// The subdirectory of the storage where a generator run writes artifacts.
+pub fn artifacts_subdir(hash: &str) -> String {
+    format!("gen-{}", short_hash(hash))
+}
+
+/// Reads the rendered output and its hash from a ConfigMap written by the generator Job.
+pub fn read_rendered(cm: &ConfigMap) -> Result<(String, Rendered), String> {
+    let hash = cm
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(HASH_ANNOTATION))
+        .ok_or_else(|| format!("ConfigMap has no {HASH_ANNOTATION} annotation"))?;
+    let data =
+        cm.data.as_ref().and_then(|d| d.get(RENDERED_KEY)).ok_or_else(|| format!("ConfigMap has no {RENDERED_KEY}"))?;
+    let rendered = serde_json::from_str(data).map_err(|e| format!("{RENDERED_KEY} is not a rendered PodSpec: {e}"))?;
+    Ok((hash.clone(), rendered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_follows_the_spec() {
+        let a = BuilderPlaygroundSpec::default();
+        let mut b = a.clone();
+        b.recipe = Some("l1".into());
+        assert_eq!(input_hash(&a), input_hash(&a.clone()));
+        assert_ne!(input_hash(&a), input_hash(&b));
+        assert_eq!(input_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn job_names_fit_a_label() {
+        let long = "a".repeat(80);
+        let name = generator_job_name(&long, &"f".repeat(64));
+        assert_eq!(name.len(), 63);
+        assert!(name.ends_with("-gen-ffffffff"));
+        assert_eq!(generator_job_name("l1", "3f9a2c1d00"), "l1-gen-3f9a2c1d");
+    }
+}

@@ -1,0 +1,83 @@
+//! A Service for the declared ports of every service of the playground.
+
+use bp_generator::api::{Protocol, ServiceType};
+use bp_generator::{BuilderPlayground, Rendered, names, standard_labels};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+
+use super::child_meta;
+
+/// The Service, or `None` when no service declares a port. Ports are named
+/// `<container>-<port>` (hidden listeners excluded), with `-udp` for the udp twin.
+pub fn build(pg: &BuilderPlayground, rendered: &Rendered) -> Option<Service> {
+    let mut ports = Vec::new();
+    for service in &rendered.ports.services {
+        let container = names::container_name(&service.service);
+        for port in service.ports.iter().filter(|p| !p.hidden) {
+            for protocol in &port.protocols {
+                let udp = *protocol == Protocol::Udp;
+                let suffix = if udp && port.protocols.len() > 1 { "-udp" } else { "" };
+                let name = format!("{container}-{}{suffix}", port.name.replace('_', "-").to_ascii_lowercase());
+                ports.push(ServicePort {
+                    name: Some(name.chars().take(63).collect::<String>().trim_end_matches('-').to_owned()),
+                    port: port.number,
+                    target_port: Some(IntOrString::Int(port.number)),
+                    protocol: Some(if udp { "UDP" } else { "TCP" }.into()),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    if ports.is_empty() {
+        return None;
+    }
+    let service_type = pg.spec.expose.as_ref().map(|e| e.service_type).unwrap_or_default();
+    Some(Service {
+        metadata: child_meta(pg, pg.name_any()),
+        spec: Some(ServiceSpec {
+            type_: Some(
+                match service_type {
+                    ServiceType::ClusterIP => "ClusterIP",
+                    ServiceType::NodePort => "NodePort",
+                    ServiceType::LoadBalancer => "LoadBalancer",
+                }
+                .into(),
+            ),
+            selector: Some(standard_labels(&pg.name_any())),
+            ports: Some(ports),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::children::fixture::playground;
+    use bp_generator::api::ExposeSpec;
+    use bp_generator::{RenderOptions, render};
+
+    #[test]
+    fn declared_ports_by_service() {
+        let mut pg = playground();
+        let rendered = render(&pg, &RenderOptions::default()).unwrap();
+        let svc = build(&pg, &rendered).unwrap();
+        let spec = svc.spec.unwrap();
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+        let ports: Vec<(String, i32, String)> =
+            spec.ports.unwrap().into_iter().map(|p| (p.name.unwrap(), p.port, p.protocol.unwrap())).collect();
+        assert_eq!(
+            ports,
+            [
+                ("el-http".to_owned(), 8545, "TCP".to_owned()),
+                ("el-p2p".to_owned(), 30303, "TCP".to_owned()),
+                ("el-p2p-udp".to_owned(), 30303, "UDP".to_owned()),
+            ],
+            "healthmon's hidden listener is not exposed"
+        );
+        pg.spec.expose = Some(ExposeSpec { service_type: ServiceType::NodePort });
+        assert_eq!(build(&pg, &rendered).unwrap().spec.unwrap().type_.as_deref(), Some("NodePort"));
+    }
+}

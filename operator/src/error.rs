@@ -1,0 +1,45 @@
+//! One error type for the reconciler. Each variant maps to a bounded reason used by the status
+//! condition, the Warning event and the `bp_reconcile_errors_total` label.
+
+/// Why a reconciliation failed. Invalid specs are not errors: they are a status, and the
+/// reconciler waits for a change.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request to the Kubernetes API failed.
+    #[error("{action}: {source}")]
+    Kube {
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The generator wrote a ConfigMap the operator cannot read.
+    #[error("ConfigMap {name}: {message}")]
+    BadConfigMap { name: String, message: String },
+    /// The object lacks what every stored object has.
+    #[error("BuilderPlayground {0} has no namespace")]
+    NoNamespace(String),
+}
+
+impl Error {
+    /// A bounded CamelCase reason, for conditions, events and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube { source: kube::Error::Api(status), .. } if status.code == 403 => "Forbidden",
+            Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409 => "Conflict",
+            Error::Kube { .. } => "KubeApiError",
+            Error::BadConfigMap { .. } => "BadConfigMap",
+            Error::NoNamespace(_) => "NoNamespace",
+        }
+    }
+}
+
+/// Attaches what was being done to a kube error.
+pub trait Context<T> {
+    fn during(self, action: impl FnOnce() -> String) -> Result<T, Error>;
+}
+
+impl<T> Context<T> for Result<T, kube::Error> {
+    fn during(self, action: impl FnOnce() -> String) -> Result<T, Error> {
+        self.map_err(|source| Error::Kube { action: action(), source })
+    }
+}

@@ -1,0 +1,337 @@
+//! The status of a playground, computed from what the reconciler observed. Pure: no client.
+//!
+//! Conditions follow the Kubernetes API conventions; `lastTransitionTime` changes only when a
+//! condition's status flips, so an unchanged world yields an identical status and no write.
+
+use std::collections::BTreeMap;
+
+use bp_generator::Rendered;
+use bp_generator::api::{BuilderPlaygroundStatus, Condition, Phase, ServiceStatus};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+pub const READY: &str = "Ready";
+pub const GENERATED: &str = "Generated";
+pub const DEPLOYED: &str = "Deployed";
+
+/// Where the reconciler got to.
+#[derive(Debug)]
+pub enum Stage<'a> {
+    /// The spec cannot be rendered.
+    Invalid { message: String },
+    /// The generator Job is running.
+    Generating { job: String },
+    /// The generator Job failed.
+    GeneratorFailed { job: String, message: String },
+    /// The PodSpec is rendered; the Pod may or may not exist yet.
+    Deployed { job: String, configmap: String, rendered: &'a Rendered, pod: Option<&'a Pod> },
+}
+
+/// Computes the new status from the stage and the previous status.
+pub fn compute(
+    stage: &Stage,
+    previous: Option<&BuilderPlaygroundStatus>,
+    generation: Option<i64>,
+    now: &str,
+) -> BuilderPlaygroundStatus {
+    let mut conditions: Vec<Condition> = previous.map(|s| s.conditions.clone()).unwrap_or_default();
+    let mut set = |type_: &str, status: bool, reason: &str, message: String| {
+        set_condition(&mut conditions, type_, if status { "True" } else { "False" }, reason, message, generation, now)
+    };
+    let mut status = BuilderPlaygroundStatus { observed_generation: generation, ..Default::default() };
+    match stage {
+        Stage::Invalid { message } => {
+            status.phase = Some(Phase::Failed);
+            set(READY, false, "InvalidSpec", message.clone());
+            set(GENERATED, false, "InvalidSpec", "the spec is invalid; nothing was generated".into());
+            set(DEPLOYED, false, "InvalidSpec", "the spec is invalid; nothing was deployed".into());
+        }
+        Stage::Generating { job } => {
+            status.phase = Some(Phase::Generating);
+            status.generator_job = Some(job.clone());
+            set(GENERATED, false, "Generating", format!("generator Job {job} is rendering the PodSpec"));
+            set(DEPLOYED, false, "Generating", "waiting for the generator".into());
+            set(READY, false, "Generating", "waiting for the generator".into());
+        }
+        Stage::GeneratorFailed { job, message } => {
+            status.phase = Some(Phase::Failed);
+            status.generator_job = Some(job.clone());
+            set(GENERATED, false, "GeneratorFailed", message.clone());
+            set(DEPLOYED, false, "GeneratorFailed", "the generator failed; nothing was deployed".into());
+            set(READY, false, "GeneratorFailed", message.clone());
+        }
+        Stage::Deployed { job, configmap, rendered, pod } => {
+            status.generator_job = Some(job.clone());
+            status.pod_spec_config_map = Some(configmap.clone());
+            set(GENERATED, true, "Generated", format!("PodSpec rendered into ConfigMap {configmap}"));
+            let services = service_statuses(rendered, *pod);
+            let total = services.len();
+            let ready: Vec<&String> = services.iter().filter(|(_, s)| s.ready).map(|(n, _)| n).collect();
+            status.ready = Some(format!("{}/{total}", ready.len()));
+            match pod {
+                Some(pod) => {
+                    status.pod_name = pod.metadata.name.clone();
+                    let order = if rendered.start_order_enforced {
+                        String::new()
+                    } else {
+                        "; the API server predates native sidecars, so start order is not enforced".into()
+                    };
+                    set(
+                        DEPLOYED,
+                        true,
+                        "PodCreated",
+                        format!("Pod {} created{order}", status.pod_name.clone().unwrap_or_default()),
+                    );
+                }
+                None => set(DEPLOYED, false, "Deploying", "creating the Pod".into()),
+            }
+            if total > 0 && ready.len() == total {
+                status.phase = Some(Phase::Running);
+                set(READY, true, "AllServicesReady", format!("{total}/{total} services ready"));
+            } else {
+                let failing = services.values().any(|s| {
+                    !s.ready && (s.restarts > 0 || s.state == "Terminated" || s.message.contains("CrashLoopBackOff"))
+                });
+                status.phase = Some(if pod.is_some() && failing { Phase::Degraded } else { Phase::Deploying });
+                let not_ready: Vec<&str> = services.iter().filter(|(_, s)| !s.ready).map(|(n, _)| n.as_str()).collect();
+                set(
+                    READY,
+                    false,
+                    if failing { "ServicesFailing" } else { "ServicesNotReady" },
+                    format!("{}/{total} services ready; not ready: {}", ready.len(), not_ready.join(", ")),
+                );
+            }
+            status.service_statuses = services;
+        }
+    }
+    conditions.sort_by_key(|c| match c.type_.as_str() {
+        READY => 0,
+        GENERATED => 1,
+        DEPLOYED => 2,
+        _ => 3,
+    });
+    status.conditions = conditions;
+    status
+}
+
+/// Sets a condition; its transition time moves only when its status changes.
+fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &str,
+) {
+    let transition = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or_else(|| now.to_owned(), |c| c.last_transition_time.clone());
+    conditions.retain(|c| c.type_ != type_);
+    conditions.push(Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        observed_generation: generation,
+        last_transition_time: transition,
+    });
+}
+
+/// Per service: readiness, state, restarts and ports, from the Pod's container statuses.
+pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<String, ServiceStatus> {
+    let statuses: Vec<&ContainerStatus> = pod
+        .and_then(|p| p.status.as_ref())
+        .map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()).collect())
+        .unwrap_or_default();
+    rendered
+        .containers
+        .iter()
+        .map(|(service, container)| {
+            let ports = rendered
+                .ports
+                .service(service)
+                .map(|p| p.ports.iter().map(|a| (a.name.clone(), a.number)).collect())
+                .unwrap_or_default();
+            let mut out =
+                ServiceStatus { container: container.clone(), ports, state: "Waiting".into(), ..Default::default() };
+            if let Some(cs) = statuses.iter().find(|cs| &cs.name == container) {
+                out.ready = cs.ready;
+                out.restarts = cs.restart_count;
+                let state = cs.state.as_ref();
+                if let Some(waiting) = state.and_then(|s| s.waiting.as_ref()) {
+                    out.state = "Waiting".into();
+                    out.message = [waiting.reason.as_deref(), waiting.message.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                } else if state.and_then(|s| s.running.as_ref()).is_some() {
+                    out.state = "Running".into();
+                    if !cs.ready {
+                        out.message = "readiness probe not passing yet".into();
+                    }
+                } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+                    out.state = "Terminated".into();
+                    out.message = format!(
+                        "exited with code {}{}",
+                        t.exit_code,
+                        t.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    );
+                }
+                if !out.ready
+                    && out.restarts > 0
+                    && let Some(last) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref())
+                {
+                    let prefix = if out.message.is_empty() { String::new() } else { format!("{}; ", out.message) };
+                    out.message = format!("{prefix}last exit code {}", last.exit_code);
+                }
+            } else {
+                out.message = "container not started".into();
+            }
+            (service.clone(), out)
+        })
+        .collect()
+}
+
+/// Whether two statuses differ in anything but condition timestamps of unchanged conditions,
+/// which `compute` already preserves; so plain equality is the test.
+pub fn changed(old: Option<&BuilderPlaygroundStatus>, new: &BuilderPlaygroundStatus) -> bool {
+    old != Some(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bp_generator::manifest::{self, ConvertOptions};
+    use bp_generator::{RenderOptions, render};
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, PodStatus,
+    };
+
+    fn rendered() -> Rendered {
+        let json = r#"{"services":[
+            {"name":"el","args":[],"image":"reth","ports":[{"name":"http","port":8545,"Protocol":"tcp"}]},
+            {"name":"el_healthmon","args":[],"image":"u","entrypoint":"healthmon"}]}"#;
+        let pg = manifest::convert(&manifest::parse(json).unwrap(), &ConvertOptions::default()).unwrap().playground;
+        render(&pg, &RenderOptions::default()).unwrap()
+    }
+
+    fn cs(name: &str, ready: bool, restarts: i32, state: ContainerState) -> ContainerStatus {
+        ContainerStatus { name: name.into(), ready, restart_count: restarts, state: Some(state), ..Default::default() }
+    }
+
+    fn running() -> ContainerState {
+        ContainerState { running: Some(ContainerStateRunning::default()), ..Default::default() }
+    }
+
+    fn pod(statuses: Vec<ContainerStatus>) -> Pod {
+        Pod {
+            metadata: kube::api::ObjectMeta { name: Some("l1".into()), ..Default::default() },
+            status: Some(PodStatus { container_statuses: Some(statuses), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn running_when_every_service_is_ready() {
+        let r = rendered();
+        let p = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
+        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let s = compute(&stage, None, Some(2), "T1");
+        assert_eq!(s.phase, Some(Phase::Running));
+        assert_eq!(s.ready.as_deref(), Some("2/2"));
+        assert_eq!(s.observed_generation, Some(2));
+        let types: Vec<(&str, &str, &str)> =
+            s.conditions.iter().map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_str())).collect();
+        assert_eq!(
+            types,
+            [
+                ("Ready", "True", "AllServicesReady"),
+                ("Generated", "True", "Generated"),
+                ("Deployed", "True", "PodCreated")
+            ]
+        );
+        assert_eq!(s.service_statuses["el"].ports["http"], 8545);
+        assert_eq!(s.service_statuses["el_healthmon"].ports["healthmon"], 21171);
+        assert_eq!(s.service_statuses["el_healthmon"].container, "el-healthmon");
+    }
+
+    #[test]
+    fn degraded_when_a_started_service_crashes() {
+        let r = rendered();
+        let waiting = ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some("CrashLoopBackOff".into()),
+                message: Some("back-off 10s".into()),
+            }),
+            ..Default::default()
+        };
+        let mut crashed = cs("el", false, 3, waiting);
+        crashed.last_state = Some(ContainerState {
+            terminated: Some(ContainerStateTerminated { exit_code: 1, ..Default::default() }),
+            ..Default::default()
+        });
+        let p = pod(vec![crashed, cs("el-healthmon", true, 0, running())]);
+        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let s = compute(&stage, None, Some(1), "T1");
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        let el = &s.service_statuses["el"];
+        assert_eq!((el.ready, el.restarts, el.state.as_str()), (false, 3, "Waiting"));
+        assert_eq!(el.message, "CrashLoopBackOff: back-off 10s; last exit code 1");
+        let ready = s.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ServicesFailing"));
+        assert_eq!(ready.message, "1/2 services ready; not ready: el");
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_status_flips() {
+        let r = rendered();
+        let starting = pod(vec![cs("el", false, 0, running())]);
+        let first = compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&starting) },
+            None,
+            Some(1),
+            "T1",
+        );
+        assert_eq!(first.phase, Some(Phase::Deploying));
+        let again = compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&starting) },
+            Some(&first),
+            Some(1),
+            "T2",
+        );
+        assert!(!changed(Some(&first), &again), "nothing changed, nothing to write");
+        let ready = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
+        let done = compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&ready) },
+            Some(&again),
+            Some(1),
+            "T3",
+        );
+        let time = |s: &BuilderPlaygroundStatus, t: &str| {
+            s.conditions.iter().find(|c| c.type_ == t).unwrap().last_transition_time.clone()
+        };
+        assert_eq!(time(&done, "Ready"), "T3");
+        assert_eq!(time(&done, "Generated"), "T1");
+        assert_eq!(time(&done, "Deployed"), "T1");
+    }
+
+    #[test]
+    fn invalid_and_failed_generation() {
+        let s = compute(&Stage::Invalid { message: "service \"el\": args[0]: bad".into() }, None, Some(3), "T");
+        assert_eq!(s.phase, Some(Phase::Failed));
+        let ready = &s.conditions[0];
+        assert_eq!(
+            (ready.type_.as_str(), ready.reason.as_str(), ready.message.as_str()),
+            ("Ready", "InvalidSpec", "service \"el\": args[0]: bad")
+        );
+        let s = compute(&Stage::GeneratorFailed { job: "l1-gen-1".into(), message: "boom".into() }, None, Some(1), "T");
+        let generated = s.conditions.iter().find(|c| c.type_ == "Generated").unwrap();
+        assert_eq!(
+            (generated.status.as_str(), generated.reason.as_str(), generated.message.as_str()),
+            ("False", "GeneratorFailed", "boom")
+        );
+        assert_eq!(s.generator_job.as_deref(), Some("l1-gen-1"));
+    }
+}
