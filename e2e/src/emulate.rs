@@ -8,6 +8,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+/// Env var of an emulated container that makes it exit with the given code after a second.
+pub const EXIT_ENV: &str = "BP_E2E_EMULATE_EXIT";
+
 /// Runs the emulator; returns only on failure (with the exit code to use).
 pub fn run(image: &str, container: &str, ports: &[u16], command: &[String]) -> i32 {
     println!("bp-e2e emulating container {container:?} of image {image:?}; command {command:?}; ports {ports:?}");
@@ -23,6 +26,13 @@ pub fn run(image: &str, container: &str, ports: &[u16], command: &[String]) -> i
     }
     for l in listeners {
         std::thread::spawn(move || serve(l));
+    }
+    // Test hook: a container whose env sets BP_E2E_EMULATE_EXIT=<code> crashes with that code
+    // a second after it started, so tests can watch restarts and a degraded playground.
+    if let Some(code) = std::env::var(EXIT_ENV).ok().and_then(|c| c.parse::<i32>().ok()) {
+        std::thread::sleep(Duration::from_secs(1));
+        eprintln!("bp-e2e emulate: exiting with {code} as {EXIT_ENV} asks");
+        return code;
     }
     loop {
         std::thread::sleep(Duration::from_secs(3600));

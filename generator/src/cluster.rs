@@ -49,6 +49,14 @@ pub fn artifacts_subdir(hash: &str) -> String {
     format!("gen-{}", short_hash(hash))
 }
 
+/// A kube error in one line: the API server's own message for API errors.
+pub fn api_error_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) if !status.message.is_empty() => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}
+
 /// Reads the rendered output and its hash from a ConfigMap written by the generator Job.
 pub fn read_rendered(cm: &ConfigMap) -> Result<(String, Rendered), String> {
     let hash = cm

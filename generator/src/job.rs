@@ -13,7 +13,8 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::{Client, Resource};
 
 use crate::cluster::{
-    FIELD_MANAGER, HASH_ANNOTATION, RENDERED_KEY, artifacts_subdir, input_hash, podspec_configmap_name,
+    FIELD_MANAGER, HASH_ANNOTATION, RENDERED_KEY, api_error_message, artifacts_subdir, input_hash,
+    podspec_configmap_name,
 };
 use crate::manifest::{self, ConvertOptions};
 use crate::{BuilderPlayground, RenderOptions, render, standard_labels};
@@ -36,8 +37,10 @@ pub async fn run(args: &JobArgs) -> Result<String, String> {
     let client = Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
     let playgrounds: Api<BuilderPlayground> = Api::namespaced(client.clone(), &args.namespace);
     let id = format!("{}/{}", args.namespace, args.name);
-    let mut playground =
-        playgrounds.get(&args.name).await.map_err(|e| format!("cannot read BuilderPlayground {id}: {e}"))?;
+    let mut playground = playgrounds
+        .get(&args.name)
+        .await
+        .map_err(|e| format!("cannot read BuilderPlayground {id}: {}", api_error_message(&e)))?;
     let hash = input_hash(&playground.spec);
     if hash != args.hash {
         return Err(format!(
@@ -80,7 +83,7 @@ pub async fn run(args: &JobArgs) -> Result<String, String> {
     configmaps
         .patch(&cm_name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&cm))
         .await
-        .map_err(|e| format!("cannot apply ConfigMap {}/{cm_name}: {e}", args.namespace))?;
+        .map_err(|e| format!("cannot apply ConfigMap {}/{cm_name}: {}", args.namespace, api_error_message(&e)))?;
     let containers = rendered.containers.len();
     Ok(format!("rendered {containers} containers of {id} into ConfigMap {cm_name}"))
 }

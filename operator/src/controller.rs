@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bp_generator::api::{BuilderPlaygroundStatus, Phase};
 use bp_generator::cluster::{
-    FIELD_MANAGER, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name, read_rendered, short_hash,
+    FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name,
+    read_rendered, short_hash,
 };
 use bp_generator::podspec::{artifacts_claim_name, jwt_secret_name};
 use bp_generator::{BuilderPlayground, RenderOptions, Rendered, SpecErrors, render, validate::validate};
@@ -29,6 +30,7 @@ use tracing::{info, warn};
 use crate::children::{self, job::GeneratorConfig};
 use crate::error::{Context as _, Error};
 use crate::metrics::Metrics;
+use crate::server::ServerState;
 use crate::status::{self, DEPLOYED, GENERATED, READY, Stage};
 
 /// How often a settled playground is looked at again without any event.
@@ -39,6 +41,9 @@ const SHORT_WAIT: Duration = Duration::from_secs(2);
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
+/// A rendered PodSpec and the resourceVersion of the ConfigMap it was read from.
+type CachedRendered = (String, Arc<Rendered>);
+
 /// Shared state of the reconciler.
 pub struct Context {
     pub client: Client,
@@ -47,14 +52,16 @@ pub struct Context {
     pub generator: GeneratorConfig,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<BuilderPlayground>, u32>>,
-    /// Rendered PodSpecs by playground, keyed by input hash so a hit is always current.
-    rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, (String, Arc<Rendered>)>>,
+    /// Rendered PodSpecs by playground, with the resourceVersion of the ConfigMap they came from.
+    rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, CachedRendered>>,
     /// Undecodable objects already reported (uid@resourceVersion), so each is reported once.
     reported: Mutex<HashSet<String>>,
+    /// Set ready once the playground watch has listed everything.
+    server: Arc<ServerState>,
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Metrics, generator: GeneratorConfig) -> Self {
+    pub fn new(client: Client, metrics: Metrics, generator: GeneratorConfig, server: Arc<ServerState>) -> Self {
         let reporter = Reporter { controller: "bp-operator".into(), instance: std::env::var("POD_NAME").ok() };
         Context {
             recorder: Recorder::new(client.clone(), reporter),
@@ -64,13 +71,13 @@ impl Context {
             failures: Mutex::default(),
             rendered: Mutex::default(),
             reported: Mutex::default(),
+            server,
         }
     }
 }
 
 /// A client that counts every request it sends in `bp_api_requests_total{method}`.
-pub async fn counting_client(metrics: &Metrics) -> Result<Client, String> {
-    let config = kube::Config::infer().await.map_err(|e| format!("no Kubernetes configuration: {e}"))?;
+pub fn counting_client(config: kube::Config, metrics: &Metrics) -> Result<Client, String> {
     let counter = metrics.api_requests.clone();
     let layer = tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
         counter.with_label_values(&[request.method().as_str()]).inc();
@@ -147,7 +154,12 @@ async fn decode_event(
     let event = event?;
     let decoded = match event {
         E::Init => Some(E::Init),
-        E::InitDone => Some(E::InitDone),
+        E::InitDone => {
+            if !ctx.server.ready.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                info!("playground watch synced");
+            }
+            Some(E::InitDone)
+        }
         E::Apply(obj) => decode_or_report(ctx, obj).await.map(E::Apply),
         E::InitApply(obj) => decode_or_report(ctx, obj).await.map(E::InitApply),
         E::Delete(obj) => obj.try_parse::<BuilderPlayground>().ok().map(E::Delete),
@@ -254,29 +266,7 @@ async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<A
     let hash = input_hash(&pg.spec);
     let job_name = generator_job_name(&name, &hash);
     let configmap = podspec_configmap_name(&name);
-    let rendered = match cached_rendered(ctx, &key, &hash) {
-        Some(r) => Some(r),
-        None => {
-            let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-            match cms.get_opt(&configmap).await.during(|| format!("get ConfigMap {ns}/{configmap}"))? {
-                Some(cm) => match read_rendered(&cm) {
-                    Ok((cm_hash, r)) if cm_hash == hash => {
-                        let r = Arc::new(r);
-                        if let Ok(mut cache) = ctx.rendered.lock() {
-                            cache.insert(key.clone(), (hash.clone(), r.clone()));
-                        }
-                        Some(r)
-                    }
-                    Ok(_) => None,
-                    Err(message) => {
-                        warn!(configmap, %message, "unreadable ConfigMap; regenerating");
-                        None
-                    }
-                },
-                None => None,
-            }
-        }
-    };
+    let rendered = current_rendered(ctx, &key, &ns, &configmap, &hash).await?;
 
     let Some(rendered) = rendered else {
         let stage = generate(pg, ctx, &ns, &hash, &job_name).await?;
@@ -316,9 +306,47 @@ fn check_spec(pg: &BuilderPlayground, native_sidecars: bool) -> Result<(), Strin
     render(pg, &RenderOptions { native_sidecars, artifacts_subdir: None }).map(|_| ()).map_err(|e| e.to_string())
 }
 
-fn cached_rendered(ctx: &Context, key: &ObjectRef<BuilderPlayground>, hash: &str) -> Option<Arc<Rendered>> {
-    let cache = ctx.rendered.lock().ok()?;
-    cache.get(key).filter(|(h, _)| h == hash).map(|(_, r)| r.clone())
+/// The rendered PodSpec of `hash`, if its ConfigMap exists. A metadata-only read tells
+/// whether the cached copy is still the ConfigMap's (same resourceVersion); only a changed
+/// ConfigMap is read in full.
+async fn current_rendered(
+    ctx: &Context,
+    key: &ObjectRef<BuilderPlayground>,
+    ns: &str,
+    name: &str,
+    hash: &str,
+) -> Result<Option<Arc<Rendered>>, Error> {
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
+    let Some(meta) = cms.get_metadata_opt(name).await.during(|| format!("get ConfigMap {ns}/{name}"))? else {
+        return Ok(None);
+    };
+    let version = meta.metadata.resource_version.unwrap_or_default();
+    let annotated = meta.metadata.annotations.as_ref().and_then(|a| a.get(HASH_ANNOTATION));
+    if annotated.map(String::as_str) != Some(hash) {
+        return Ok(None);
+    }
+    if let Some(hit) = ctx.rendered.lock().ok().and_then(|c| c.get(key).filter(|e| e.0 == version).map(|e| e.1.clone()))
+    {
+        return Ok(Some(hit));
+    }
+    let Some(cm) = cms.get_opt(name).await.during(|| format!("get ConfigMap {ns}/{name}"))? else {
+        return Ok(None);
+    };
+    match read_rendered(&cm) {
+        Ok((cm_hash, rendered)) if cm_hash == hash => {
+            let rendered = Arc::new(rendered);
+            let version = cm.metadata.resource_version.unwrap_or_default();
+            if let Ok(mut cache) = ctx.rendered.lock() {
+                cache.insert(key.clone(), (version, rendered.clone()));
+            }
+            Ok(Some(rendered))
+        }
+        Ok(_) => Ok(None),
+        Err(message) => {
+            warn!(configmap = name, %message, "unreadable ConfigMap; regenerating");
+            Ok(None)
+        }
+    }
 }
 
 /// Ensures the generator Job of `hash` runs; tells where generation stands.

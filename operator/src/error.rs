@@ -6,7 +6,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A request to the Kubernetes API failed.
-    #[error("{action}: {source}")]
+    #[error("{action}: {}", bp_generator::cluster::api_error_message(source))]
     Kube {
         action: String,
         #[source]

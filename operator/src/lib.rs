@@ -8,6 +8,7 @@ pub mod children;
 pub mod controller;
 pub mod error;
 pub mod metrics;
+pub mod run;
 pub mod security;
 pub mod server;
 pub mod status;

@@ -2,17 +2,10 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use bp_operator::children::job::GeneratorConfig;
-use bp_operator::controller::{self, Context};
-use bp_operator::metrics::Metrics;
-use bp_operator::server::{self, ServerState};
+use bp_operator::run::{Settings, run};
 use clap::Parser;
-use kube::runtime::reflector;
-use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::error;
 
 #[derive(Parser)]
 #[command(name = "bp-operator", version, about = "Runs builder-playground devnets on Kubernetes")]
@@ -44,7 +37,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(args)) {
+    let settings = Settings {
+        metrics_addr: args.metrics_addr,
+        generator_image: args.generator_image,
+        namespace: args.namespace,
+        generator_backoff_limit: args.generator_backoff_limit,
+        generator_deadline_seconds: args.generator_deadline,
+        kube_config: None,
+    };
+    match runtime.block_on(run(settings, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
@@ -65,57 +66,7 @@ fn init_logging() {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let (reader, writer) = reflector::store();
-    let metrics = Metrics::new(reader.clone()).map_err(|e| format!("cannot register metrics: {e}"))?;
-    let client = bp_operator::controller::counting_client(&metrics).await?;
-    let version = client.apiserver_version().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
-    let minor: u32 = version.minor.trim_end_matches('+').parse().unwrap_or(0);
-    let native_sidecars = version.major == "1" && minor >= 29;
-    info!(server = %version.git_version, native_sidecars, "connected");
-
-    let state = Arc::new(ServerState { metrics: metrics.clone(), ready: false.into() });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    // Bound before anything starts, so a taken port fails the start instead of going unnoticed.
-    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.metrics_addr))?;
-    let server = tokio::spawn(server::serve(listener, state.clone(), stopped(stop_rx.clone())));
-    info!(addr = %args.metrics_addr, "serving /metrics, /healthz, /readyz");
-
-    let ready_state = state.clone();
-    let ready_reader = reader.clone();
-    tokio::spawn(async move {
-        if ready_reader.wait_until_ready().await.is_ok() {
-            ready_state.ready.store(true, Ordering::Release);
-            info!("watches synced");
-        }
-    });
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        info!("shutting down: finishing in-flight reconciliations");
-        let _ = stop_tx.send(true);
-    });
-
-    let generator = GeneratorConfig {
-        image: args.generator_image,
-        native_sidecars,
-        backoff_limit: args.generator_backoff_limit,
-        deadline_seconds: args.generator_deadline,
-    };
-    let ctx = Arc::new(Context::new(client, metrics, generator));
-    controller::run(ctx, args.namespace, (reader, writer), stopped(stop_rx)).await;
-    match server.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("metrics server on {}: {e}", args.metrics_addr)),
-        Err(e) => Err(format!("metrics server task: {e}")),
-    }
-}
-
+/// SIGTERM (Kubernetes stopping the Pod) or Ctrl-C.
 async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -46,3 +46,34 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use kube::runtime::reflector;
+    use tower::ServiceExt;
+
+    async fn get(router: Router, path: &str) -> (StatusCode, String) {
+        let response = router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn readyz_is_503_until_synced() {
+        let (reader, _writer) = reflector::store();
+        let state = Arc::new(ServerState { metrics: Metrics::new(reader).unwrap(), ready: false.into() });
+        let app = router(state.clone());
+        assert_eq!(get(app.clone(), "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(get(app.clone(), "/healthz").await.0, StatusCode::OK);
+        state.ready.store(true, Ordering::Release);
+        assert_eq!(get(app.clone(), "/readyz").await.0, StatusCode::OK);
+        let (code, page) = get(app, "/metrics").await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(page.contains("# TYPE bp_playgrounds gauge"), "{page}");
+        assert!(page.contains("bp_playgrounds{phase=\"Running\"} 0"), "{page}");
+    }
+}

@@ -32,8 +32,9 @@ pub fn role(pg: &BuilderPlayground) -> Role {
         rules: Some(vec![
             // Reads the spec it renders.
             rule(GROUP, "builderplaygrounds", pg.name_any(), &["get"]),
-            // Server-side applies the rendered PodSpec (apply is a patch, also when it creates).
-            rule("", "configmaps", podspec_configmap_name(&pg.name_any()), &["get", "patch"]),
+            // Server-side applies the rendered PodSpec: a patch, which the API server also
+            // authorizes as a create (of this name) when the ConfigMap does not exist yet.
+            rule("", "configmaps", podspec_configmap_name(&pg.name_any()), &["get", "create", "patch"]),
         ]),
     }
 }

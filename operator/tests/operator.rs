@@ -1,0 +1,300 @@
+//! The operator on the real control plane of e2e/, with generator Jobs executed for real by
+//! the node agent (bp-generator as a process under the Job's ServiceAccount token) and the
+//! devnet's containers emulated.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bp_generator::api::{GenerateSpec, Phase};
+use bp_generator::cluster::read_rendered;
+use common::*;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, DeleteParams, ListParams};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// An example reaches Ready, phase Running, every service ready, with the ports of the
+/// rendered allocation in its status; `bp_playground_ready` moves from 0 to 1.
+async fn example_becomes_ready(file: &str, name: &str, services: usize) {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace(name).await.unwrap();
+    apply(&client, &example(file, name, &ns)).await;
+    let series = format!("bp_playground_ready{{name=\"{name}\",namespace=\"{ns}\"}}");
+    wait_for(
+        "the playground's ready gauge at 0",
+        Duration::from_secs(30),
+        async || metrics_page().await,
+        |p| (metric(p, &series) == Some(0.0)).then_some(()),
+    )
+    .await;
+    let pg = wait_condition(&client, &ns, name, "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    let status = pg.status.clone().unwrap();
+    assert_eq!(status.phase, Some(Phase::Running));
+    assert_eq!(status.ready, Some(format!("{services}/{services}")));
+    assert_eq!(status.service_statuses.len(), services);
+    assert!(status.service_statuses.values().all(|s| s.ready && s.state == "Running"), "{status:#?}");
+    for type_ in ["Generated", "Deployed"] {
+        assert_eq!(condition(&pg, type_).unwrap().status, "True", "{type_}");
+    }
+    // Ports in status equal the allocation the generator rendered into the ConfigMap.
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns).get(&format!("{name}-podspec")).await.unwrap();
+    let (_, rendered) = read_rendered(&cm).unwrap();
+    for sp in &rendered.ports.services {
+        let want: BTreeMap<String, i32> = sp.ports.iter().map(|p| (p.name.clone(), p.number)).collect();
+        assert_eq!(status.service_statuses[&sp.service].ports, want, "{}", sp.service);
+    }
+    let pod = pod(&client, &ns, name).await.unwrap();
+    assert_eq!(status.pod_name.as_deref(), Some(name));
+    let containers = pod.spec.as_ref().unwrap();
+    assert_eq!(containers.init_containers.iter().flatten().count() + containers.containers.len(), services);
+    wait_for(
+        "the playground's ready gauge at 1",
+        Duration::from_secs(30),
+        async || metrics_page().await,
+        |p| (metric(p, &series) == Some(1.0)).then_some(()),
+    )
+    .await;
+    let page = metrics_page().await;
+    assert!(metric(&page, "bp_reconcile_total{result=\"success\"}").unwrap_or(0.0) >= 1.0, "{page}");
+    assert!(metric(&page, "bp_generator_jobs_total{result=\"success\"}").unwrap_or(0.0) >= 1.0, "{page}");
+    assert!(
+        metric(&page, &format!("bp_playground_services_ready{{name=\"{name}\",namespace=\"{ns}\"}}"))
+            == Some(services as f64)
+    );
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn l1_example_becomes_ready() {
+    example_becomes_ready("examples/l1.yaml", "l1", 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opstack_example_becomes_ready() {
+    example_becomes_ready("examples/opstack.yaml", "opstack", 10).await;
+}
+
+/// A changed spec makes a new generator Job and replaces the Pod; an unchanged one makes
+/// nothing new. Deleting the Pod brings it back; deleting the ConfigMap regenerates it;
+/// deleting the playground removes every child.
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("life").await.unwrap();
+    let mut pg = example("examples/l1.yaml", "l1", &ns);
+    apply(&client, &pg).await;
+    wait_condition(&client, &ns, "l1", "Ready", "True", None, READY_TIMEOUT).await;
+    let first_jobs = jobs(&client, &ns).await;
+    assert_eq!(first_jobs.len(), 1);
+    let first_pod = pod(&client, &ns, "l1").await.unwrap();
+
+    // Unchanged spec: applied again (and a label touched), nothing new.
+    pg.metadata.labels = Some(BTreeMap::from([("touched".to_owned(), "yes".to_owned())]));
+    apply(&client, &pg).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = jobs(&client, &ns).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].metadata.uid, first_jobs[0].metadata.uid);
+    assert_eq!(pod(&client, &ns, "l1").await.unwrap().metadata.uid, first_pod.metadata.uid);
+
+    // Changed args: a new Job, a new Pod, the old Job removed.
+    pg.spec.services[0].args.push("--log.stdout.format=json".into());
+    apply(&client, &pg).await;
+    let updated = wait_for(
+        "a new Pod with the new args",
+        READY_TIMEOUT,
+        async || pod(&client, &ns, "l1").await,
+        |p| {
+            let p = p.as_ref()?;
+            let el = p.spec.as_ref()?.init_containers.iter().flatten().find(|c| c.name == "el")?;
+            (p.metadata.uid != first_pod.metadata.uid
+                && el.args.as_ref()?.iter().any(|a| a == "--log.stdout.format=json"))
+            .then(|| p.clone())
+        },
+    )
+    .await;
+    wait_condition(&client, &ns, "l1", "Ready", "True", None, READY_TIMEOUT).await;
+    let names = |jobs: &[k8s_openapi::api::batch::v1::Job]| {
+        jobs.iter().map(|j| j.metadata.name.clone().unwrap()).collect::<Vec<_>>()
+    };
+    let after = wait_for(
+        "the old Job removed",
+        Duration::from_secs(30),
+        async || jobs(&client, &ns).await,
+        |j| (j.len() == 1).then(|| j.clone()),
+    )
+    .await;
+    assert_ne!(names(&after), names(&first_jobs), "a new generator Job");
+
+    // The Pod deleted by hand comes back.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    pods.delete("l1", &DeleteParams::default()).await.unwrap();
+    wait_for(
+        "the Pod back",
+        READY_TIMEOUT,
+        async || pod(&client, &ns, "l1").await,
+        |p| {
+            p.as_ref()
+                .filter(|p| p.metadata.uid != updated.metadata.uid && p.metadata.deletion_timestamp.is_none())
+                .map(|_| ())
+        },
+    )
+    .await;
+    wait_condition(&client, &ns, "l1", "Ready", "True", None, READY_TIMEOUT).await;
+
+    // The ConfigMap deleted by hand is regenerated.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let old_cm = cms.get("l1-podspec").await.unwrap();
+    cms.delete("l1-podspec", &DeleteParams::default()).await.unwrap();
+    wait_for(
+        "the ConfigMap regenerated",
+        READY_TIMEOUT,
+        async || cms.get_opt("l1-podspec").await.unwrap(),
+        |cm| cm.as_ref().filter(|cm| cm.metadata.uid != old_cm.metadata.uid).map(|_| ()),
+    )
+    .await;
+
+    // Deleting the playground removes every child.
+    let secret: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    assert!(secret.get_opt("l1-jwt").await.unwrap().is_some());
+    Api::<bp_generator::BuilderPlayground>::namespaced(client.clone(), &ns)
+        .delete("l1", &DeleteParams::default())
+        .await
+        .unwrap();
+    let lp = ListParams::default().labels("app.kubernetes.io/instance=l1");
+    wait_for(
+        "every child gone",
+        Duration::from_secs(90),
+        async || {
+            let mut left = Vec::new();
+            macro_rules! collect {
+                ($t:ty, $kind:expr) => {
+                    let items = Api::<$t>::namespaced(client.clone(), &ns).list_metadata(&lp).await.unwrap().items;
+                    left.extend(items.into_iter().filter_map(|o| o.metadata.name).map(|n| format!("{}/{n}", $kind)));
+                };
+            }
+            collect!(k8s_openapi::api::batch::v1::Job, "Job");
+            collect!(ConfigMap, "ConfigMap");
+            collect!(Pod, "Pod");
+            collect!(Service, "Service");
+            collect!(Secret, "Secret");
+            collect!(ServiceAccount, "ServiceAccount");
+            collect!(Role, "Role");
+            collect!(RoleBinding, "RoleBinding");
+            left
+        },
+        |left| left.is_empty().then_some(()),
+    )
+    .await;
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// An invalid spec: Ready=False/InvalidSpec naming service and field, a Warning event, no Job
+/// and no Pod; fixing it recovers without restarting the operator.
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_spec_then_fixed() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("invalid").await.unwrap();
+    let mut pg = example("examples/l1.yaml", "bad", &ns);
+    let good_arg = r#"{{Service "el" "authrpc" "http" ""}}"#.to_owned();
+    let index = pg.spec.services[2].args.iter().position(|a| *a == good_arg).unwrap();
+    pg.spec.services[2].args[index] = r#"{{Service "nope" "authrpc" "http" ""}}"#.into();
+    apply(&client, &pg).await;
+    let got = wait_condition(&client, &ns, "bad", "Ready", "False", Some("InvalidSpec"), Duration::from_secs(30)).await;
+    let message = &condition(&got, "Ready").unwrap().message;
+    assert_eq!(message, &format!(r#"service "beacon": args[{index}]: template refers to unknown service "nope""#));
+    assert_eq!(got.status.unwrap().phase, Some(Phase::Failed));
+    let warning = wait_for(
+        "a Warning event",
+        Duration::from_secs(30),
+        async || events(&client, &ns).await,
+        |evs| {
+            evs.iter()
+                .find(|e| e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some("InvalidSpec"))
+                .cloned()
+        },
+    )
+    .await;
+    assert!(warning.message.unwrap_or_default().contains("unknown service \"nope\""));
+    assert!(jobs(&client, &ns).await.is_empty(), "no Job for an invalid spec");
+    assert!(pod(&client, &ns, "bad").await.is_none(), "no Pod for an invalid spec");
+
+    pg.spec.services[2].args[index] = good_arg;
+    apply(&client, &pg).await;
+    wait_condition(&client, &ns, "bad", "Ready", "True", None, READY_TIMEOUT).await;
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// A failing generator: Generated=False with the generator's own reason, phase Failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn generator_failure_is_reported() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("genfail").await.unwrap();
+    let mut pg = example("examples/l1.yaml", "gen", &ns);
+    pg.spec.generate = Some(GenerateSpec { image: FAILING_BP_IMAGE.into(), args: vec!["cook".into(), "nope".into()] });
+    pg.spec.services.clear();
+    apply(&client, &pg).await;
+    let got = wait_condition(&client, &ns, "gen", "Generated", "False", Some("GeneratorFailed"), READY_TIMEOUT).await;
+    assert_eq!(condition(&got, "Generated").unwrap().message, FAILING_BP_MESSAGE);
+    assert_eq!(got.status.as_ref().unwrap().phase, Some(Phase::Failed));
+    let page = metrics_page().await;
+    assert!(metric(&page, "bp_generator_jobs_total{result=\"failure\"}").unwrap_or(0.0) >= 1.0, "{page}");
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// A crashing service: not ready, with its restarts, and the playground Degraded.
+#[tokio::test(flavor = "multi_thread")]
+async fn crashing_service_degrades_the_playground() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("crash").await.unwrap();
+    let mut pg = example("examples/l1.yaml", "crash", &ns);
+    let relay = pg.spec.services.iter_mut().find(|s| s.name == "mev-boost-relay").unwrap();
+    relay.env.insert(bp_e2e::emulate::EXIT_ENV.into(), "3".into());
+    apply(&client, &pg).await;
+    let got = wait_for(
+        "Degraded with restarts",
+        READY_TIMEOUT,
+        async || get(&client, &ns, "crash").await,
+        |pg| {
+            let status = pg.as_ref()?.status.as_ref()?;
+            let relay = status.service_statuses.get("mev-boost-relay")?;
+            (status.phase == Some(Phase::Degraded) && relay.restarts >= 2).then(|| status.clone())
+        },
+    )
+    .await;
+    let relay = &got.service_statuses["mev-boost-relay"];
+    assert!(!relay.ready);
+    assert!(relay.message.contains("exit") || relay.message.contains("code 3"), "{relay:?}");
+    assert!(got.service_statuses["el"].ready, "the others are fine");
+    let ready = got.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ServicesFailing"));
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// `/readyz` answers 200 once the watches synced; `/healthz` always.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_endpoints() {
+    let env = env().await;
+    wait_for(
+        "/readyz 200",
+        Duration::from_secs(30),
+        async || http_get(env.metrics, "/readyz").await,
+        |r| r.as_ref().ok().filter(|(c, _)| *c == 200).map(|_| ()),
+    )
+    .await;
+    assert_eq!(http_get(env.metrics, "/healthz").await.unwrap().0, 200);
+    let page = metrics_page().await;
+    for family in
+        ["bp_reconcile_duration_seconds", "bp_api_requests_total", "process_resident_memory_bytes", "bp_playgrounds"]
+    {
+        assert!(page.contains(&format!("# TYPE {family}")), "{family} missing from /metrics");
+    }
+}
