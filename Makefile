@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: test demo provision build crd bench lint
+.PHONY: test demo provision build crd bench bench-scale lint
 
 ## Runs every test: unit, property, CLI, and the end-to-end tests on a local Kubernetes
 ## built from source (provisioned first, idempotently).
@@ -36,6 +36,12 @@ crd:
 ## Prints the time to convert and render each fixture manifest.
 bench:
 	$(CARGO) bench -p bp-generator --bench render
+
+## Creates 1, 10 and 100 playgrounds on the local cluster and prints times to Deployed and
+## Ready, the operator's peak RSS and API requests per playground, against a direct client.
+bench-scale: provision
+	$(CARGO) build --release --workspace --locked
+	$(CARGO) bench -p bp-operator --bench scale
 
 lint:
 	$(CARGO) fmt --all --check

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make demo`: the operator on examples/l1.yaml, from `kubectl apply` to Ready.
+#
+# With KUBECONFIG set, it uses that cluster (the generator image must be pullable there; see
+# the chart for installing the operator in a cluster). Without, it brings up the local
+# Kubernetes of e2e/ (control plane built from source, node agent running the generator as a
+# process and emulating the devnet's containers) and tears it down at the end; set
+# BP_DEMO_KEEP=1 to keep it running.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bin="$root/target/debug"
+image="ghcr.io/flashbots/builder-playground-operator"
+version="$(awk -F'"' '/^version = / { print $2; exit }' "$root/Cargo.toml")"
+state="${BP_DEMO_STATE:-$HOME/.cache/bp-e2e/state/demo}"
+metrics="127.0.0.1:${BP_DEMO_METRICS_PORT:-18080}"
+started_cluster=0
+operator_pid=""
+
+command -v kubectl >/dev/null || { echo "demo: kubectl is required" >&2; exit 1; }
+
+cleanup() {
+    if [ -n "$operator_pid" ]; then
+        kill -TERM "$operator_pid" 2>/dev/null || true
+        wait "$operator_pid" 2>/dev/null || true
+    fi
+    if [ "$started_cluster" = 1 ] && [ "${BP_DEMO_KEEP:-0}" != 1 ]; then
+        "$bin/bp-e2e" down --state "$state" >/dev/null
+        echo "demo: local cluster stopped"
+    fi
+}
+trap cleanup EXIT
+
+if [ -z "${KUBECONFIG:-}" ]; then
+    echo "demo: no KUBECONFIG: starting the local Kubernetes of e2e/ ($state)"
+    up="$("$bin/bp-e2e" up --state "$state" --image "$image=$bin")"
+    echo "$up" | sed 's/^/  /'
+    eval "$(echo "$up" | tail -1)"
+    started_cluster=1
+fi
+
+kubectl apply --server-side -f "$root/crds/" >/dev/null
+"$bin/bp-operator" --metrics-addr "$metrics" --generator-image "$image:$version" >"$state.operator.log" 2>&1 &
+operator_pid=$!
+echo "demo: operator running (pid $operator_pid, metrics on http://$metrics/metrics, log $state.operator.log)"
+
+kubectl apply --server-side -f "$root/examples/l1.yaml"
+kubectl wait --for=condition=Ready bp/l1 --timeout=180s
+echo
+kubectl get bp
+echo
+{
+    echo "SERVICE READY STATE RESTARTS PORTS"
+    kubectl get bp l1 -o go-template='{{range $name, $s := .status.serviceStatuses}}{{$name}} {{$s.ready}} {{$s.state}} {{$s.restarts}} {{range $p, $n := $s.ports}}{{$p}}={{$n}},{{end}}{{"\n"}}{{end}}'
+} | sed 's/,$//' | column -t
+if [ "${BP_DEMO_KEEP:-0}" = 1 ]; then
+    echo
+    echo "demo: kept running. export KUBECONFIG=$KUBECONFIG; stop with: kill $operator_pid; $bin/bp-e2e down --state $state"
+    operator_pid=""
+fi
