@@ -79,7 +79,9 @@ fn summary(mut v: Vec<f64>) -> (f64, f64) {
 fn vm_hwm_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -90,7 +92,10 @@ fn reset_peak(pid: u32) {
 
 async fn requests_total(metrics: &str) -> f64 {
     let page = reqwest_get(metrics).await;
-    page.lines().filter(|l| l.starts_with("bp_api_requests_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    page.lines()
+        .filter(|l| l.starts_with("bp_api_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 async fn reqwest_get(addr: &str) -> String {
@@ -138,7 +143,8 @@ async fn wait_operator(client: &kube::Client, ns: &str, created: &BTreeMap<Strin
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(ready.len(), created.len(), "not every playground became Ready in 15 minutes");
-    let secs = |m: &BTreeMap<String, Instant>| m.iter().map(|(n, t)| t.duration_since(created[n]).as_secs_f64()).collect();
+    let secs =
+        |m: &BTreeMap<String, Instant>| m.iter().map(|(n, t)| t.duration_since(created[n]).as_secs_f64()).collect();
     (secs(&deployed), secs(&ready))
 }
 
@@ -168,8 +174,14 @@ async fn floor(client: &kube::Client, ns: &str, n: usize) -> (Vec<f64>, usize) {
             "spec": {"selector": {"app.kubernetes.io/instance": name}, "ports": [{"name": "el-http", "port": 8545}]}
         }))
         .unwrap();
-        Api::<ConfigMap>::namespaced(client.clone(), ns).patch(&format!("{name}-podspec"), &params, &Patch::Apply(&cm)).await.unwrap();
-        Api::<Secret>::namespaced(client.clone(), ns).patch(&format!("{name}-jwt"), &params, &Patch::Apply(&secret)).await.unwrap();
+        Api::<ConfigMap>::namespaced(client.clone(), ns)
+            .patch(&format!("{name}-podspec"), &params, &Patch::Apply(&cm))
+            .await
+            .unwrap();
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .patch(&format!("{name}-jwt"), &params, &Patch::Apply(&secret))
+            .await
+            .unwrap();
         Api::<Service>::namespaced(client.clone(), ns).patch(&name, &params, &Patch::Apply(&svc)).await.unwrap();
         Api::<Pod>::namespaced(client.clone(), ns).patch(&name, &params, &Patch::Apply(&pod)).await.unwrap();
         requests += 4;
@@ -181,7 +193,11 @@ async fn floor(client: &kube::Client, ns: &str, n: usize) -> (Vec<f64>, usize) {
     while ready.len() < n && Instant::now() < deadline {
         let now = Instant::now();
         for pod in pods.list(&ListParams::default()).await.unwrap().items {
-            let ok = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let ok = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
             if ok {
                 ready.entry(pod.metadata.name.clone().unwrap()).or_insert(now);
             }
@@ -200,9 +216,10 @@ async fn main() {
         .collect();
     let generator = target_dir().join("bp-generator");
     assert!(generator.exists(), "{} is missing: run `cargo build --release --workspace` first", generator.display());
-    let cluster = Cluster::start(ClusterOptions::default().image(IMAGE, target_dir()).helper_bin(target_dir().join("bp-e2e")))
-        .await
-        .expect("starting the local cluster");
+    let cluster =
+        Cluster::start(ClusterOptions::default().image(IMAGE, target_dir()).helper_bin(target_dir().join("bp-e2e")))
+            .await
+            .expect("starting the local cluster");
     let client = cluster.client().expect("client");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let metrics = format!("127.0.0.1:{port}");
@@ -218,9 +235,23 @@ async fn main() {
     while reqwest_get(&metrics).await.is_empty() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!("Kubernetes {} on 127.0.0.1, operator pid {pid}, {} cores", cluster.version(), std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "Kubernetes {} on 127.0.0.1, operator pid {pid}, {} cores",
+        cluster.version(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!();
-    println!("{:>5} | {:>21} | {:>21} | {:>10} | {:>14} | {:>19} | {:>9} | {:>12}", "N", "to Deployed p50/p99 s", "to Ready p50/p99 s", "peak RSS", "requests/pg", "floor Ready p50/p99", "floor req", "ratio Ready/req");
+    println!(
+        "{:>5} | {:>21} | {:>21} | {:>10} | {:>14} | {:>19} | {:>9} | {:>12}",
+        "N",
+        "to Deployed p50/p99 s",
+        "to Ready p50/p99 s",
+        "peak RSS",
+        "requests/pg",
+        "floor Ready p50/p99",
+        "floor req",
+        "ratio Ready/req"
+    );
     for &n in &sizes {
         let ns = cluster.create_namespace(&format!("bench-{n}")).await.expect("namespace");
         reset_peak(pid);
@@ -229,7 +260,9 @@ async fn main() {
         for i in 0..n {
             let name = format!("pg-{i}");
             let api: Api<BuilderPlayground> = Api::namespaced(client.clone(), &ns);
-            api.patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(&playground(&name, &ns))).await.expect("create");
+            api.patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(&playground(&name, &ns)))
+                .await
+                .expect("create");
             created.insert(name, Instant::now());
         }
         let (deployed, ready) = wait_operator(&client, &ns, &created).await;

@@ -51,7 +51,7 @@ static ENV: OnceCell<Env> = OnceCell::const_new();
 /// The cluster and the operator running against it (started once per test binary).
 pub async fn env() -> &'static Env {
     ENV.get_or_init(|| async {
-        let filter = std::env::var("BP_TEST_LOG").unwrap_or_else(|_| "warn,bp_operator=info".into());
+        let filter = std::env::var("BP_TEST_LOG").unwrap_or_else(|_| "warn,bp_operator=info,kube_client=off".into());
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_writer(std::io::stderr)
