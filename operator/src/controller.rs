@@ -118,6 +118,8 @@ pub async fn run(
         // Status writes bump no generation: our own patches do not trigger reconciles.
         .predicate_filter(predicates::generation, PredicateConfig::default());
     // Only objects the operator made; cache and traffic stay proportional to playgrounds.
+    // Secrets are not watched (that would need list/watch on every Secret): the JWT Secret
+    // is only ever created, and checked for on each reconcile.
     let owned = || watcher::Config::default().labels("app.kubernetes.io/managed-by=bp-operator");
     let controller = Controller::for_stream(playgrounds, reader);
     let controller = match &namespace {
@@ -125,14 +127,12 @@ pub async fn run(
             .owns(Api::<Job>::namespaced(client.clone(), ns), owned())
             .owns(Api::<ConfigMap>::namespaced(client.clone(), ns), owned())
             .owns(Api::<Pod>::namespaced(client.clone(), ns), owned())
-            .owns(Api::<Service>::namespaced(client.clone(), ns), owned())
-            .owns(Api::<Secret>::namespaced(client.clone(), ns), owned()),
+            .owns(Api::<Service>::namespaced(client.clone(), ns), owned()),
         None => controller
             .owns(Api::<Job>::all(client.clone()), owned())
             .owns(Api::<ConfigMap>::all(client.clone()), owned())
             .owns(Api::<Pod>::all(client.clone()), owned())
-            .owns(Api::<Service>::all(client.clone()), owned())
-            .owns(Api::<Secret>::all(client.clone()), owned()),
+            .owns(Api::<Service>::all(client.clone()), owned()),
     };
     controller
         .graceful_shutdown_on(shutdown)
