@@ -18,6 +18,7 @@ pub mod kubeconfig;
 pub mod node;
 pub mod paths;
 pub mod pki;
+pub mod poll;
 pub mod procs;
 pub mod testproc;
 

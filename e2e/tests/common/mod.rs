@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bp_e2e::{Cluster, ClusterOptions};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
@@ -39,26 +39,7 @@ pub async fn create_pod(client: &kube::Client, ns: &str, pod: serde_json::Value)
     Api::<Pod>::namespaced(client.clone(), ns).create(&PostParams::default(), &pod).await.unwrap()
 }
 
-/// Polls `get` every 100 ms until `check` returns Some, or panics after `timeout` with the
-/// last value seen.
-pub async fn wait_for<T: std::fmt::Debug, R>(
-    what: &str,
-    timeout: Duration,
-    mut get: impl AsyncFnMut() -> T,
-    mut check: impl FnMut(&T) -> Option<R>,
-) -> R {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let v = get().await;
-        if let Some(r) = check(&v) {
-            return r;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}; last value: {v:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use bp_e2e::poll::wait_for;
 
 pub async fn get_pod(client: &kube::Client, ns: &str, name: &str) -> Option<Pod> {
     Api::<Pod>::namespaced(client.clone(), ns).get_opt(name).await.unwrap()

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bp_e2e::{Cluster, ClusterOptions};
 use bp_generator::BuilderPlayground;
@@ -123,25 +123,7 @@ pub async fn metrics_page() -> String {
     http_get(env().await.metrics, "/metrics").await.unwrap().1
 }
 
-/// Polls until `check` gives Some; panics with the last value after `timeout`.
-pub async fn wait_for<T: std::fmt::Debug, R>(
-    what: &str,
-    timeout: Duration,
-    mut get: impl AsyncFnMut() -> T,
-    mut check: impl FnMut(&T) -> Option<R>,
-) -> R {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let v = get().await;
-        if let Some(r) = check(&v) {
-            return r;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}; last value: {v:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+pub use bp_e2e::poll::wait_for;
 
 /// Reads an example and renames/places it.
 pub fn example(file: &str, name: &str, ns: &str) -> BuilderPlayground {
