@@ -506,8 +506,10 @@ async fn publish_status(pg: &BuilderPlayground, ctx: &Context, status: BuilderPl
         .await
         .during(|| format!("patch status of BuilderPlayground {ns}/{name}"))?;
     for (type_, condition) in transitions(previous, &status) {
-        let warning = condition.status != "True"
-            && matches!(condition.reason.as_str(), "InvalidSpec" | "GeneratorFailed" | "ServicesFailing");
+        let warning = matches!(
+            condition.reason.as_str(),
+            "InvalidSpec" | "GeneratorFailed" | "ServicesFailing" | "PodCreatedWithWarnings"
+        );
         if type_ == GENERATED && condition.status == "True" {
             ctx.metrics.generator_jobs.with_label_values(&["success"]).inc();
             observe_generator_duration(ctx, &ns, status.generator_job.as_deref()).await;

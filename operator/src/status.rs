@@ -75,12 +75,18 @@ pub fn compute(
                     } else {
                         "; the API server predates native sidecars, so start order is not enforced".into()
                     };
-                    set(
-                        DEPLOYED,
-                        true,
-                        "PodCreated",
-                        format!("Pod {} created{order}", status.pod_name.clone().unwrap_or_default()),
-                    );
+                    let pod_name = status.pod_name.clone().unwrap_or_default();
+                    if rendered.warnings.is_empty() {
+                        set(DEPLOYED, true, "PodCreated", format!("Pod {pod_name} created{order}"));
+                    } else {
+                        let warnings = rendered.warnings.join("; ");
+                        set(
+                            DEPLOYED,
+                            true,
+                            "PodCreatedWithWarnings",
+                            format!("Pod {pod_name} created{order}; {warnings}"),
+                        );
+                    }
                 }
                 None => set(DEPLOYED, false, "Deploying", "creating the Pod".into()),
             }
@@ -315,6 +321,23 @@ mod tests {
         assert_eq!(time(&done, "Ready"), "T3");
         assert_eq!(time(&done, "Generated"), "T1");
         assert_eq!(time(&done, "Deployed"), "T1");
+    }
+
+    #[test]
+    fn render_warnings_show_in_deployed() {
+        let mut r = rendered();
+        r.warnings.push("service \"rollup-boost\" args[11] refers to host.docker.internal".into());
+        let p = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
+        let s = compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) },
+            None,
+            Some(1),
+            "T",
+        );
+        let deployed = s.conditions.iter().find(|c| c.type_ == "Deployed").unwrap();
+        assert_eq!((deployed.status.as_str(), deployed.reason.as_str()), ("True", "PodCreatedWithWarnings"));
+        assert!(deployed.message.ends_with("refers to host.docker.internal"), "{}", deployed.message);
+        assert_eq!(s.phase, Some(Phase::Running), "warnings do not make it less ready");
     }
 
     #[test]

@@ -298,3 +298,31 @@ async fn health_endpoints() {
         assert!(page.contains(&format!("# TYPE {family}")), "{family} missing from /metrics");
     }
 }
+
+/// A literal endpoint with no meaning in a Pod (SPEC §8.7): left verbatim, deployed, and
+/// surfaced as a Deployed reason and a Warning event.
+#[tokio::test(flavor = "multi_thread")]
+async fn render_warnings_are_surfaced() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("warn").await.unwrap();
+    let mut pg = example("examples/l1.yaml", "warn", &ns);
+    let relay = pg.spec.services.iter_mut().find(|s| s.name == "mev-boost-relay").unwrap();
+    relay.args.extend(["--builder-url".to_owned(), "http://host.docker.internal:4444".to_owned()]);
+    apply(&client, &pg).await;
+    let got =
+        wait_condition(&client, &ns, "warn", "Deployed", "True", Some("PodCreatedWithWarnings"), READY_TIMEOUT).await;
+    assert!(condition(&got, "Deployed").unwrap().message.contains("refers to host.docker.internal"));
+    let event = wait_for(
+        "a Warning event",
+        Duration::from_secs(30),
+        async || events(&client, &ns).await,
+        |evs| evs.iter().find(|e| e.reason.as_deref() == Some("PodCreatedWithWarnings")).cloned(),
+    )
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    let pod = pod(&client, &ns, "warn").await.unwrap();
+    let relay = pod.spec.unwrap().containers.into_iter().find(|c| c.name == "mev-boost-relay").unwrap();
+    assert!(relay.args.unwrap().contains(&"http://host.docker.internal:4444".to_owned()), "left verbatim");
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
