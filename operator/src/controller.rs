@@ -37,6 +37,8 @@ use crate::status::{self, DEPLOYED, GENERATED, READY, Stage};
 const RESYNC: Duration = Duration::from_secs(300);
 /// While waiting on something no watch reports (an old Pod going away).
 const SHORT_WAIT: Duration = Duration::from_secs(2);
+/// Events on one playground closer together than this are reconciled once.
+const DEBOUNCE: Duration = Duration::from_millis(500);
 /// Per-object retry backoff after errors.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -135,6 +137,9 @@ pub async fn run(
             .owns(Api::<Service>::all(client.clone()), owned()),
     };
     controller
+        // A starting Pod reports a dozen status changes within seconds; one reconcile for the
+        // burst is enough.
+        .with_config(kube::runtime::Config::default().debounce(DEBOUNCE))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -217,6 +222,11 @@ async fn reconcile(pg: Arc<BuilderPlayground>, ctx: Arc<Context>) -> Result<Acti
                 f.remove(&key);
             }
         }
+        Err(e) if e.namespace_terminating() => {
+            // Its namespace is being deleted, the playground with it: nothing to do.
+            ctx.metrics.reconciles.with_label_values(&["success"]).inc();
+            return Ok(Action::await_change());
+        }
         Err(e) => {
             ctx.metrics.reconciles.with_label_values(&["error"]).inc();
             ctx.metrics.reconcile_errors.with_label_values(&[e.reason()]).inc();
@@ -252,6 +262,10 @@ pub fn backoff(failures: u32) -> Duration {
 async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<Action, Error> {
     let name = pg.name_any();
     let ns = pg.namespace().ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    if pg.metadata.deletion_timestamp.is_some() {
+        // Going away: the garbage collector removes the children; recreating any would race it.
+        return Ok(Action::await_change());
+    }
     let key = ObjectRef::from_obj(pg);
     let previous = pg.status.as_ref();
     let generation = pg.metadata.generation;

@@ -33,6 +33,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The API refused because the namespace is being deleted (and the playground with it).
+    pub fn namespace_terminating(&self) -> bool {
+        match self {
+            Error::Kube { source: kube::Error::Api(status), .. } => {
+                status.code == 403
+                    && status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Attaches what was being done to a kube error.
 pub trait Context<T> {
     fn during(self, action: impl FnOnce() -> String) -> Result<T, Error>;
