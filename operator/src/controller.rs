@@ -38,7 +38,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// While waiting on something no watch reports (an old Pod going away).
 const SHORT_WAIT: Duration = Duration::from_secs(2);
 /// Events on one playground closer together than this are reconciled once.
-const DEBOUNCE: Duration = Duration::from_millis(500);
+const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Per-object retry backoff after errors.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -417,7 +417,8 @@ async fn generator_failure_message(ctx: &Context, ns: &str, job_name: &str) -> O
         .next()
 }
 
-/// Applies the Secret, PVC, Service and Pod; returns the Pod of `hash`, if it exists yet.
+/// Applies the Service and, when the Pod of `hash` must be created, the Secret and PVC it
+/// mounts and the Pod itself; returns the Pod of `hash`, if it exists yet.
 async fn deploy(
     pg: &BuilderPlayground,
     ctx: &Context,
@@ -426,24 +427,6 @@ async fn deploy(
     rendered: &Rendered,
 ) -> Result<Option<Pod>, Error> {
     let name = pg.name_any();
-    let needs_jwt = rendered.pod_spec.volumes.iter().flatten().any(|v| v.secret.is_some());
-    if needs_jwt {
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        let secret_name = jwt_secret_name(&name);
-        // Generated once: an existing secret keeps its value.
-        if secrets.get_metadata_opt(&secret_name).await.during(|| format!("get Secret {ns}/{secret_name}"))?.is_none() {
-            apply(ctx, ns, &children::secret::build(pg, &children::secret::new_jwt())).await?;
-        }
-    }
-    if let Some(pvc) = children::pvc::build(pg) {
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
-        let claim = artifacts_claim_name(&name);
-        // A claim's spec is immutable once bound: create it, never patch it.
-        if claims.get_metadata_opt(&claim).await.during(|| format!("get PersistentVolumeClaim {ns}/{claim}"))?.is_none()
-        {
-            apply(ctx, ns, &pvc).await?;
-        }
-    }
     if let Some(service) = children::service::build(pg, rendered) {
         apply(ctx, ns, &service).await?;
     }
@@ -461,11 +444,34 @@ async fn deploy(
             Ok(None)
         }
         None => {
+            ensure_volumes(pg, ctx, ns, rendered).await?;
             let pod = apply(ctx, ns, &children::pod::build(pg, rendered, hash)).await?;
             info!(pod = %format!("{ns}/{name}"), "Pod created");
             Ok(Some(pod))
         }
     }
+}
+
+/// The Secret and claim the Pod mounts, created if missing (never patched: the JWT is generated
+/// once, and a bound claim's spec is immutable).
+async fn ensure_volumes(pg: &BuilderPlayground, ctx: &Context, ns: &str, rendered: &Rendered) -> Result<(), Error> {
+    let name = pg.name_any();
+    if rendered.pod_spec.volumes.iter().flatten().any(|v| v.secret.is_some()) {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+        let secret_name = jwt_secret_name(&name);
+        if secrets.get_metadata_opt(&secret_name).await.during(|| format!("get Secret {ns}/{secret_name}"))?.is_none() {
+            apply(ctx, ns, &children::secret::build(pg, &children::secret::new_jwt())).await?;
+        }
+    }
+    if let Some(pvc) = children::pvc::build(pg) {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
+        let claim = artifacts_claim_name(&name);
+        if claims.get_metadata_opt(&claim).await.during(|| format!("get PersistentVolumeClaim {ns}/{claim}"))?.is_none()
+        {
+            apply(ctx, ns, &pvc).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Generator Jobs of earlier hashes are removed once the current one has delivered.

@@ -39,7 +39,10 @@ impl Error {
         match self {
             Error::Kube { source: kube::Error::Api(status), .. } => {
                 status.code == 403
-                    && status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
+                    && status
+                        .details
+                        .as_ref()
+                        .is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
             }
             _ => false,
         }
