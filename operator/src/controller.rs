@@ -37,8 +37,6 @@ use crate::status::{self, DEPLOYED, GENERATED, READY, Stage};
 const RESYNC: Duration = Duration::from_secs(300);
 /// While waiting on something no watch reports (an old Pod going away).
 const SHORT_WAIT: Duration = Duration::from_secs(2);
-/// Events on one playground closer together than this are reconciled once.
-const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Per-object retry backoff after errors.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -137,9 +135,6 @@ pub async fn run(
             .owns(Api::<Service>::all(client.clone()), owned()),
     };
     controller
-        // A starting Pod reports a dozen status changes within seconds; one reconcile for the
-        // burst is enough.
-        .with_config(kube::runtime::Config::default().debounce(DEBOUNCE))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
