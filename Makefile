@@ -32,6 +32,7 @@ build:
 ## Regenerates crds/ from the Rust types (a test fails when they drift).
 crd:
 	$(CARGO) run -q -p bp-generator -- crd > crds/builderplaygrounds.playground.flashbots.io.yaml
+	cp crds/builderplaygrounds.playground.flashbots.io.yaml charts/builder-playground-operator/files/crds/
 
 ## Prints the time to convert and render each fixture manifest.
 bench:
