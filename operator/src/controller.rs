@@ -11,12 +11,11 @@ use bp_generator::cluster::{
     FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name,
     read_rendered, short_hash,
 };
-use bp_generator::podspec::{artifacts_claim_name, jwt_secret_name};
 use bp_generator::{BuilderPlayground, RenderOptions, Rendered, SpecErrors, render, validate::validate};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -447,26 +446,34 @@ async fn deploy(
     }
 }
 
-/// The Secret and claim the Pod mounts, created if missing (never patched: the JWT is generated
-/// once, and a bound claim's spec is immutable).
+/// The Secret and claim the Pod mounts, created when missing and otherwise left alone: the JWT
+/// is generated once, and a bound claim's spec is immutable. A plain create that finds the
+/// object already there is done, so the operator needs neither to read nor to patch Secrets.
 async fn ensure_volumes(pg: &BuilderPlayground, ctx: &Context, ns: &str, rendered: &Rendered) -> Result<(), Error> {
-    let name = pg.name_any();
     if rendered.pod_spec.volumes.iter().flatten().any(|v| v.secret.is_some()) {
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        let secret_name = jwt_secret_name(&name);
-        if secrets.get_metadata_opt(&secret_name).await.during(|| format!("get Secret {ns}/{secret_name}"))?.is_none() {
-            apply(ctx, ns, &children::secret::build(pg, &children::secret::new_jwt())).await?;
-        }
+        create_if_missing(ctx, ns, &children::secret::build(pg, &children::secret::new_jwt())).await?;
     }
     if let Some(pvc) = children::pvc::build(pg) {
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
-        let claim = artifacts_claim_name(&name);
-        if claims.get_metadata_opt(&claim).await.during(|| format!("get PersistentVolumeClaim {ns}/{claim}"))?.is_none()
-        {
-            apply(ctx, ns, &pvc).await?;
-        }
+        create_if_missing(ctx, ns, &pvc).await?;
     }
     Ok(())
+}
+
+async fn create_if_missing<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let name = object.meta().name.clone().unwrap_or_default();
+    match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(e) => Err(Error::Kube { action: format!("create {} {ns}/{name}", K::kind(&())), source: e }),
+    }
 }
 
 /// Generator Jobs of earlier hashes are removed once the current one has delivered.

@@ -244,8 +244,14 @@ async fn generator_failure_is_reported() {
     let got = wait_condition(&client, &ns, "gen", "Generated", "False", Some("GeneratorFailed"), READY_TIMEOUT).await;
     assert_eq!(condition(&got, "Generated").unwrap().message, FAILING_BP_MESSAGE);
     assert_eq!(got.status.as_ref().unwrap().phase, Some(Phase::Failed));
-    let page = metrics_page().await;
-    assert!(metric(&page, "bp_generator_jobs_total{result=\"failure\"}").unwrap_or(0.0) >= 1.0, "{page}");
+    // Counted right after the status write that the test has just seen.
+    wait_for(
+        "the failure counted",
+        Duration::from_secs(10),
+        async || metrics_page().await,
+        |page| (metric(page, "bp_generator_jobs_total{result=\"failure\"}").unwrap_or(0.0) >= 1.0).then_some(()),
+    )
+    .await;
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
 
