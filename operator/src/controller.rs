@@ -459,14 +459,7 @@ async fn ensure_volumes(pg: &BuilderPlayground, ctx: &Context, ns: &str, rendere
     Ok(())
 }
 
-async fn create_if_missing<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+async fn create_if_missing<K: Child>(ctx: &Context, ns: &str, object: &K) -> Result<(), Error> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
     let name = object.meta().name.clone().unwrap_or_default();
     match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, object).await {
@@ -494,15 +487,27 @@ async fn remove_old_jobs(ctx: &Context, ns: &str, name: &str, hash: &str) -> Res
     Ok(())
 }
 
-/// Server-side apply with the operator's field manager, forcing the fields it owns.
-async fn apply<K>(ctx: &Context, ns: &str, object: &K) -> Result<K, Error>
-where
+/// A namespaced object the operator writes.
+trait Child:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Child for K where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + Serialize
         + DeserializeOwned
-        + std::fmt::Debug,
+        + std::fmt::Debug
 {
+}
+
+/// Server-side apply with the operator's field manager, forcing the fields it owns.
+async fn apply<K: Child>(ctx: &Context, ns: &str, object: &K) -> Result<K, Error> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
     let name = object.meta().name.clone().unwrap_or_default();
     api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
