@@ -106,11 +106,42 @@ struct Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Job { namespace, name, hash, manifest, no_native_sidecars } = cli.command {
-        return run_job(JobArgs { namespace, name, hash, manifest, native_sidecars: !no_native_sidecars });
-    }
     let mut warnings = Vec::new();
-    match run(cli.command, &mut warnings) {
+    let result = match cli.command {
+        Command::Job { namespace, name, hash, manifest, no_native_sidecars } => {
+            return run_job(JobArgs { namespace, name, hash, manifest, native_sidecars: !no_native_sidecars });
+        }
+        Command::Crd => Ok(crd_yaml()),
+        Command::Render { file, output, no_native_sidecars } => {
+            render(&file, output, no_native_sidecars, &mut warnings)
+        }
+        Command::Convert {
+            manifest: path,
+            name,
+            namespace,
+            recipe,
+            storage_type,
+            storage_path,
+            storage_class,
+            storage_size,
+            output,
+        } => {
+            let storage =
+                (storage_type.is_some() || storage_path.is_some() || storage_class.is_some() || storage_size.is_some())
+                    .then(|| StorageSpec {
+                        storage_type: storage_type.map(|t| match t {
+                            StorageArg::LocalPath => StorageType::LocalPath,
+                            StorageArg::Pvc => StorageType::Pvc,
+                            StorageArg::Ephemeral => StorageType::Ephemeral,
+                        }),
+                        path: storage_path,
+                        storage_class,
+                        size: storage_size,
+                    });
+            convert(&path, ConvertOptions { name, namespace, recipe, storage }, output, &mut warnings)
+        }
+    };
+    match result {
         Ok(output) => {
             for w in &warnings {
                 eprintln!("warning: {w}");
@@ -150,58 +181,42 @@ fn run_job(args: JobArgs) -> ExitCode {
     }
 }
 
-fn run(command: Command, warnings: &mut Vec<String>) -> Result<String, Failure> {
-    match command {
-        Command::Crd => Ok(crd_yaml()),
-        Command::Job { .. } => Err(Failure { source: "job".into(), message: "handled by run_job".into() }),
-        Command::Render { file, output, no_native_sidecars } => {
-            let source = display(&file);
-            let fail = |message: String| Failure { source: source.clone(), message };
-            let text = read(&file).map_err(fail)?;
-            let playground = parse_playground(&text).map_err(fail)?;
-            let options = RenderOptions { native_sidecars: !no_native_sidecars, ..Default::default() };
-            let rendered = bp_generator::render(&playground, &options).map_err(|e| fail(e.to_string()))?;
-            warnings.extend(rendered.warnings.iter().cloned());
-            let pod = podspec::pod(&playground, &rendered);
-            serialize(&pod, output).map_err(fail)
-        }
-        Command::Convert {
-            manifest: path,
-            name,
-            namespace,
-            recipe,
-            storage_type,
-            storage_path,
-            storage_class,
-            storage_size,
-            output,
-        } => {
-            let source = display(&path);
-            let fail = |message: String| Failure { source: source.clone(), message };
-            let text = read(&path).map_err(fail)?;
-            let parsed = manifest::parse(&text).map_err(|e| fail(format!("not a builder-playground manifest: {e}")))?;
-            let storage =
-                (storage_type.is_some() || storage_path.is_some() || storage_class.is_some() || storage_size.is_some())
-                    .then(|| StorageSpec {
-                        storage_type: storage_type.map(|t| match t {
-                            StorageArg::LocalPath => StorageType::LocalPath,
-                            StorageArg::Pvc => StorageType::Pvc,
-                            StorageArg::Ephemeral => StorageType::Ephemeral,
-                        }),
-                        path: storage_path,
-                        storage_class,
-                        size: storage_size,
-                    });
-            let options = ConvertOptions { name, namespace, recipe, storage };
-            let converted = manifest::convert(&parsed, &options).map_err(|e| fail(e.to_string()))?;
-            // A conversion that would not render is not handed to the user.
-            let rendered = bp_generator::render(&converted.playground, &RenderOptions::default())
-                .map_err(|e| fail(e.to_string()))?;
-            warnings.extend(converted.warnings);
-            warnings.extend(rendered.warnings);
-            serialize(&converted.playground, output).map_err(fail)
-        }
-    }
+/// `render`: the Pod the operator would apply.
+fn render(
+    file: &Path,
+    output: Format,
+    no_native_sidecars: bool,
+    warnings: &mut Vec<String>,
+) -> Result<String, Failure> {
+    let source = display(file);
+    let fail = |message: String| Failure { source: source.clone(), message };
+    let text = read(file).map_err(fail)?;
+    let playground = parse_playground(&text).map_err(fail)?;
+    let options = RenderOptions { native_sidecars: !no_native_sidecars, ..Default::default() };
+    let rendered = bp_generator::render(&playground, &options).map_err(|e| fail(e.to_string()))?;
+    warnings.extend(rendered.warnings.iter().cloned());
+    let pod = podspec::pod(&playground, &rendered);
+    serialize(&pod, output).map_err(fail)
+}
+
+/// `convert`: a BuilderPlayground from a manifest.json.
+fn convert(
+    path: &Path,
+    options: ConvertOptions,
+    output: Format,
+    warnings: &mut Vec<String>,
+) -> Result<String, Failure> {
+    let source = display(path);
+    let fail = |message: String| Failure { source: source.clone(), message };
+    let text = read(path).map_err(fail)?;
+    let parsed = manifest::parse(&text).map_err(|e| fail(format!("not a builder-playground manifest: {e}")))?;
+    let converted = manifest::convert(&parsed, &options).map_err(|e| fail(e.to_string()))?;
+    // A conversion that would not render is not handed to the user.
+    let rendered =
+        bp_generator::render(&converted.playground, &RenderOptions::default()).map_err(|e| fail(e.to_string()))?;
+    warnings.extend(converted.warnings);
+    warnings.extend(rendered.warnings);
+    serialize(&converted.playground, output).map_err(fail)
 }
 
 fn display(path: &Path) -> String {
