@@ -81,11 +81,6 @@ pub fn parse(input: &str) -> Result<Vec<Segment>, TemplateError> {
     Ok(segments)
 }
 
-/// True when `input` holds no template action at all (the common case for most arguments).
-pub fn is_plain(input: &str) -> bool {
-    !input.contains("{{")
-}
-
 fn push_text(segments: &mut Vec<Segment>, text: &str) {
     if text.is_empty() {
         return;

@@ -200,12 +200,6 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
         .collect()
 }
 
-/// Whether two statuses differ in anything but condition timestamps of unchanged conditions,
-/// which `compute` already preserves; so plain equality is the test.
-pub fn changed(old: Option<&BuilderPlaygroundStatus>, new: &BuilderPlaygroundStatus) -> bool {
-    old != Some(new)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +301,7 @@ mod tests {
             Some(1),
             "T2",
         );
-        assert!(!changed(Some(&first), &again), "nothing changed, nothing to write");
+        assert_eq!(again, first, "nothing changed, nothing to write");
         let ready = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
         let done = compute(
             &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&ready) },

@@ -106,44 +106,54 @@ pub struct ConfigError(pub String);
 struct Sources<'a> {
     client: &'a Client,
     ns: &'a str,
-    secrets: HashMap<String, Option<BTreeMap<String, Vec<u8>>>>,
-    config_maps: HashMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+    secrets: HashMap<String, Option<Data>>,
+    config_maps: HashMap<String, Option<Data>>,
 }
 
+/// The keys of a Secret or ConfigMap with their values as bytes.
+type Data = BTreeMap<String, Vec<u8>>;
+
 impl Sources<'_> {
-    async fn secret(&mut self, name: &str) -> Result<Option<&BTreeMap<String, Vec<u8>>>, ConfigError> {
-        if !self.secrets.contains_key(name) {
-            let api: Api<Secret> = Api::namespaced(self.client.clone(), self.ns);
-            let got = api.get_opt(name).await.map_err(|e| ConfigError(format!("reading secret {:?}: {e}", name)))?;
-            let data = got.map(|s| {
-                let mut m: BTreeMap<String, Vec<u8>> =
-                    s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-                for (k, v) in s.string_data.unwrap_or_default() {
-                    m.insert(k, v.into_bytes());
-                }
-                m
-            });
-            self.secrets.insert(name.to_string(), data);
-        }
-        Ok(self.secrets.get(name).and_then(|o| o.as_ref()))
+    async fn secret(&mut self, name: &str) -> Result<Option<&Data>, ConfigError> {
+        fetch(&mut self.secrets, self.client, self.ns, name, "secret", |s: Secret| {
+            let mut m: Data = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+            m.extend(s.string_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())));
+            m
+        })
+        .await
     }
 
-    async fn config_map(&mut self, name: &str) -> Result<Option<&BTreeMap<String, Vec<u8>>>, ConfigError> {
-        if !self.config_maps.contains_key(name) {
-            let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), self.ns);
-            let got = api.get_opt(name).await.map_err(|e| ConfigError(format!("reading configmap {:?}: {e}", name)))?;
-            let data = got.map(|c| {
-                let mut m: BTreeMap<String, Vec<u8>> =
-                    c.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-                for (k, v) in c.data.unwrap_or_default() {
-                    m.insert(k, v.into_bytes());
-                }
-                m
-            });
-            self.config_maps.insert(name.to_string(), data);
-        }
-        Ok(self.config_maps.get(name).and_then(|o| o.as_ref()))
+    async fn config_map(&mut self, name: &str) -> Result<Option<&Data>, ConfigError> {
+        fetch(&mut self.config_maps, self.client, self.ns, name, "configmap", |c: ConfigMap| {
+            let mut m: Data = c.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+            m.extend(c.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())));
+            m
+        })
+        .await
     }
+}
+
+/// Reads `name` once (a missing object is remembered as `None`) and returns its data.
+async fn fetch<'c, K>(
+    cache: &'c mut HashMap<String, Option<Data>>,
+    client: &Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    data: impl FnOnce(K) -> Data,
+) -> Result<Option<&'c Data>, ConfigError>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    if !cache.contains_key(name) {
+        let api: Api<K> = Api::namespaced(client.clone(), ns);
+        let got = api.get_opt(name).await.map_err(|e| ConfigError(format!("reading {what} {name:?}: {e}")))?;
+        cache.insert(name.to_string(), got.map(data));
+    }
+    Ok(cache.get(name).and_then(|o| o.as_ref()))
 }
 
 /// A valid environment variable name as the kubelet accepts it from `envFrom`.
