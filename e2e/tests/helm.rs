@@ -1,8 +1,9 @@
 //! The Helm chart, installed the way users install it: the commands of the README's install
 //! section, run verbatim with the pinned helm and kubectl against the local Kubernetes, whose
-//! node agent runs the chart's operator Pod as the real `bp-operator` (the chart's image is
-//! mapped to this workspace's target directory) under the chart's ServiceAccount token, so
-//! the chart's RBAC is what the operator gets.
+//! real node (kubelet, containerd) runs the chart's operator Pod from the project's image
+//! (built from this workspace's binaries and imported) under the chart's ServiceAccount
+//! token, so the chart's RBAC is what the operator gets; its generator Jobs run the same
+//! image as ordinary Pods.
 //!
 //! The tools come from `e2e/provision.sh` (pinned in `e2e/tools/versions.env`); without them
 //! every test here fails and says to run it.
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bp_e2e::{Cluster, ClusterOptions};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde::Deserialize;
@@ -36,9 +37,7 @@ const CRD_NAME: &str = "builderplaygrounds.playground.flashbots.io";
 const CRD_FILE: &str = "builderplaygrounds.playground.flashbots.io.yaml";
 
 /// The README's install section, in order: the test runs exactly these lines (the comments of
-/// the README's block are not commands). One argument is added to `helm install`:
-/// `--set metrics.port=<free port>`, because the harness runs the operator on the host's
-/// network, where the default 8080 may be taken; the upgrade keeps it (`--reuse-values`).
+/// the README's block are not commands), with nothing added.
 const INSTALL: [&str; 7] = [
     "kubectl create namespace bp-system",
     "kubectl label namespace bp-system pod-security.kubernetes.io/enforce=restricted",
@@ -372,7 +371,6 @@ async fn the_chart_renders_what_the_operator_needs() {
 /// Everything a failure message needs: the state of the cluster and the operator's log.
 struct Diag<'a> {
     sh: &'a Shell,
-    cluster: &'a Cluster,
     client: kube::Client,
 }
 
@@ -390,7 +388,7 @@ impl Diag<'_> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), NAMESPACE);
         for p in pods.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
             let name = p.metadata.name.unwrap_or_default();
-            let log = self.cluster.container_log(NAMESPACE, &name, "operator").unwrap_or_default();
+            let log = operator_log(&self.client, &name).await;
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
             out.push_str(&format!("\n--- operator log {name} (last 40 lines)\n"));
             tail.iter().rev().for_each(|l| out.push_str(&format!("{l}\n")));
@@ -483,34 +481,34 @@ async fn allowed(client: &kube::Client, user: &str, verb: &str, group: &str, res
     got.status.is_some_and(|s| s.allowed)
 }
 
-/// Where the metrics Service sends traffic: the Ready Pods its selector matches, at the port
-/// its targetPort names. (What its endpoints would hold, on a cluster with Pod networking.)
+/// The operator container's log, through the API server and the kubelet ("" if none yet).
+async fn operator_log(client: &kube::Client, pod: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let params = kube::api::LogParams { container: Some("operator".into()), ..Default::default() };
+    pods.logs(pod, &params).await.unwrap_or_default()
+}
+
+/// Where the metrics Service sends traffic: its EndpointSlices' ready endpoints, which the
+/// cluster's endpoint controller fills from the Pods its selector matches.
 async fn service_targets(client: &kube::Client) -> Vec<prom::Target> {
-    let svc = Api::<Service>::namespaced(client.clone(), NAMESPACE).get(&format!("{RELEASE}-metrics")).await.unwrap();
-    let spec = svc.spec.unwrap();
-    let selector = spec.selector.unwrap_or_default();
-    let port = spec.ports.unwrap_or_default().into_iter().next().expect("the metrics Service has a port");
-    let target_port = port.target_port.map(|p| match p {
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s,
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-    });
-    let labels = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-    let pods = Api::<Pod>::namespaced(client.clone(), NAMESPACE).list(&ListParams::default().labels(&labels)).await;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NAMESPACE);
+    let selector = format!("kubernetes.io/service-name={RELEASE}-metrics");
+    let slices = slices.list(&ListParams::default().labels(&selector)).await.map(|l| l.items).unwrap_or_default();
     let mut targets = Vec::new();
-    for pod in pods.map(|l| l.items).unwrap_or_default() {
-        if !is_ready(&pod) || pod.metadata.deletion_timestamp.is_some() {
+    for slice in slices {
+        let Some(port) = slice.ports.iter().flatten().find_map(|p| p.port) else {
             continue;
-        }
-        let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_default();
-        let container_port =
-            pod.spec.iter().flat_map(|s| &s.containers).flat_map(|c| c.ports.iter().flatten()).find(|p| {
-                p.name.as_deref() == target_port.as_deref() || Some(p.container_port.to_string()) == target_port
-            });
-        if let Some(p) = container_port {
-            targets.push(prom::Target {
-                address: format!("{ip}:{}", p.container_port),
-                pod: pod.metadata.name.clone().unwrap_or_default(),
-            });
+        };
+        for e in slice.endpoints {
+            let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false);
+            let terminating = e.conditions.as_ref().and_then(|c| c.terminating).unwrap_or(false);
+            let pod = e.target_ref.as_ref().and_then(|r| r.name.clone()).unwrap_or_default();
+            if ready && !terminating {
+                targets.extend(
+                    e.addresses.iter().map(|a| prom::Target { address: format!("{a}:{port}"), pod: pod.clone() }),
+                );
+            }
         }
     }
     targets
@@ -674,20 +672,16 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
     }
     // The chart owns the CRD: the cluster starts without it, and helm installs it.
     let no_crds = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(ClusterOptions {
-        crds_dir: Some(no_crds.path().to_path_buf()),
-        ..ClusterOptions::default()
-            .image_with_entrypoint(IMAGE, &target, "bp-operator")
-            .helper_bin(target.join("bp-e2e"))
-    })
-    .await
-    .expect("starting the local Kubernetes");
+    let cluster =
+        Cluster::start(ClusterOptions { crds_dir: Some(no_crds.path().to_path_buf()), ..ClusterOptions::default() })
+            .await
+            .expect("starting the local Kubernetes");
     let client = cluster.client().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let home = scratch.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let sh = Shell::new(tools, &workspace(), cluster.kubeconfig_path(), &home);
-    let d = Diag { sh: &sh, cluster: &cluster, client: client.clone() };
+    let d = Diag { sh: &sh, client: client.clone() };
     eprintln!("helm-e2e: cluster {} up in {:.1}s", cluster.version(), secs(started));
 
     // 1. The chart passes helm lint --strict, and what it renders passes kubeconform -strict.
@@ -700,10 +694,9 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
 
     // 2. helm install (the namespace held to the restricted Pod Security profile, so the API
     //    server itself rejects an operator Pod that is not restricted).
-    let port = free_port();
     d.run(INSTALL[0], &[]).await;
     d.run(INSTALL[1], &[]).await;
-    let install = d.run(INSTALL[2], &["--set".into(), format!("metrics.port={port}")]).await;
+    let install = d.run(INSTALL[2], &[]).await;
     assert!(install.stdout.contains("STATUS: deployed"), "{}", install.stdout);
     assert!(install.stdout.contains("kubectl apply -f examples/l1.yaml"), "NOTES.txt says what to apply next");
     let operator = d.wait("one Ready operator Pod", STEP, async || single_ready_operator(&client).await).await;
@@ -713,13 +706,13 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
     assert_eq!(container.image.as_deref(), Some(format!("{IMAGE}:{}", env!("CARGO_PKG_VERSION")).as_str()));
     let sc = container.security_context.clone().unwrap();
     assert_eq!((sc.read_only_root_filesystem, sc.allow_privilege_escalation), (Some(true), Some(false)));
-    // It is the real bp-operator, talking to the API server as the chart's ServiceAccount.
-    let pod_dir = cluster.pod_dir(NAMESPACE, &operator_name).expect("the agent's directory of the operator Pod");
-    let kubeconfig = read(&pod_dir.join("kubeconfig"));
-    assert!(kubeconfig.contains(&format!("system:serviceaccount:{NAMESPACE}:{RELEASE}")), "{kubeconfig}");
-    let log = cluster.container_log(NAMESPACE, &operator_name, "operator").unwrap_or_default();
+    // It is the real bp-operator in a container of the project's image, talking to the API
+    // server (through the `kubernetes` Service) with the chart's ServiceAccount token.
+    assert_eq!(spec.service_account_name.as_deref(), Some(RELEASE));
+    let log = operator_log(&client, &operator_name).await;
     assert!(log.contains("connected") && log.contains("playground watch synced"), "operator log:\n{log}");
-    let metrics_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let pod_ip = operator.status.as_ref().and_then(|s| s.pod_ip.clone()).expect("the operator Pod's IP");
+    let metrics_addr: std::net::SocketAddr = format!("{pod_ip}:8080").parse().unwrap();
     for path in ["/healthz", "/readyz"] {
         let got = prom::http_get(metrics_addr, path).await;
         assert_eq!(got.as_ref().map(|r| r.0), Ok(200), "{path}: {got:?}");
@@ -835,7 +828,7 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
     let mut prometheus = prom::Prometheus::start(&sh.tools.prometheus, &prom_dir, free_port());
     let targets = service_targets(&client).await;
     assert_eq!(targets.iter().map(|t| t.pod.as_str()).collect::<Vec<_>>(), [operator_name.as_str()]);
-    assert_eq!(targets[0].address, format!("127.0.0.1:{port}"));
+    assert_eq!(targets[0].address, metrics_addr.to_string());
     prometheus.set_targets(&targets);
     let scraped = wait_scraped(&d, &mut prometheus, &operator_name).await;
     assert_eq!(scraped, 1.0, "bp_playground_ready{{name=\"l1\"}} as scraped");

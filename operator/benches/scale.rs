@@ -22,7 +22,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 const IMAGE: &str = "ghcr.io/flashbots/builder-playground-operator";
 
 /// A small devnet: three services, start order and httpGet readiness, like l1 without the
-/// exec-probed healthmons (which would measure the node agent, not the operator).
+/// exec-probed healthmons. The images are the harness's stand-ins (they listen on the ports
+/// their flags name).
 fn playground(name: &str, ns: &str) -> BuilderPlayground {
     let mut pg: BuilderPlayground = serde_yaml_ng::from_str(
         r#"
@@ -216,10 +217,13 @@ async fn main() {
         .collect();
     let generator = target_dir().join("bp-generator");
     assert!(generator.exists(), "{} is missing: run `cargo build --release --workspace` first", generator.display());
-    let cluster =
-        Cluster::start(ClusterOptions::default().image(IMAGE, target_dir()).helper_bin(target_dir().join("bp-e2e")))
-            .await
-            .expect("starting the local cluster");
+    // The generator Jobs run the project's image built from these (release) binaries.
+    let cluster = Cluster::start(ClusterOptions {
+        workspace_bins: Some(target_dir()),
+        ..ClusterOptions::default().project_tag("bench")
+    })
+    .await
+    .expect("starting the local cluster");
     let client = cluster.client().expect("client");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let metrics = format!("127.0.0.1:{port}");
@@ -236,8 +240,9 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!(
-        "Kubernetes {} on 127.0.0.1, operator pid {pid}, {} cores",
+        "Kubernetes {} ({}), a real node (kubelet, containerd), operator pid {pid}, {} cores",
         cluster.version(),
+        cluster.server(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();

@@ -1,14 +1,16 @@
-//! The operator on the real control plane of e2e/, with generator Jobs executed for real by
-//! the node agent (bp-generator as a process under the Job's ServiceAccount token) and the
-//! devnet's containers emulated.
+//! The operator on the local Kubernetes of e2e/ (real control plane, real kubelet and
+//! containerd): generator Jobs run the project's image as ordinary Pods under the Job's
+//! ServiceAccount token, and the devnet's containers run the harness's stand-in images
+//! (under the real images' names) with their volumes really mounted.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bp_generator::api::{GenerateSpec, Phase};
+use bp_generator::api::{ARTIFACTS_DIR, GenerateSpec, Phase};
 use bp_generator::cluster::read_rendered;
+use bp_generator::podspec::{JWT_SECRET_KEY, jwt_secret_name};
 use common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -51,6 +53,7 @@ async fn example_becomes_ready(file: &str, name: &str, services: usize) {
     assert_eq!(status.pod_name.as_deref(), Some(name));
     let containers = pod.spec.as_ref().unwrap();
     assert_eq!(containers.init_containers.iter().flatten().count() + containers.containers.len(), services);
+    volumes_are_mounted(env.cluster, &client, &ns, &pod).await;
     wait_for(
         "the playground's ready gauge at 1",
         Duration::from_secs(30),
@@ -66,6 +69,31 @@ async fn example_becomes_ready(file: &str, name: &str, services: usize) {
             == Some(services as f64)
     );
     env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// In every container of the playground's Pod, the storage volume is mounted at /artifacts
+/// and the JWT file holds the playground's Secret, as seen from inside (kubectl exec).
+async fn volumes_are_mounted(cluster: &bp_e2e::Cluster, client: &kube::Client, ns: &str, pod: &Pod) {
+    let name = pod.metadata.name.clone().unwrap();
+    let secret = Api::<Secret>::namespaced(client.clone(), ns).get(&jwt_secret_name(&name)).await.unwrap();
+    let jwt = secret.data.unwrap()[JWT_SECRET_KEY].0.clone();
+    let spec = pod.spec.clone().unwrap();
+    let mut jwt_files = 0;
+    for c in spec.init_containers.iter().flatten().chain(&spec.containers) {
+        let exec = async |script: &str| {
+            let out =
+                cluster.kubectl(&["exec", "-n", ns, &name, "-c", &c.name, "--", "sh", "-c", script]).await.unwrap();
+            assert!(out.status.success(), "{}: {script}: {}", c.name, String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        let mounts = String::from_utf8(exec("cat /proc/mounts").await).unwrap();
+        assert!(mounts.lines().any(|l| l.split(' ').nth(1) == Some(ARTIFACTS_DIR)), "{}: {mounts}", c.name);
+        for m in c.volume_mounts.iter().flatten().filter(|m| m.sub_path.as_deref() == Some(JWT_SECRET_KEY)) {
+            assert_eq!(exec(&format!("cat {}", m.mount_path)).await, jwt, "{}: {}", c.name, m.mount_path);
+            jwt_files += 1;
+        }
+    }
+    assert!(jwt_files >= 2, "the EL and CL containers read one JWT ({jwt_files} found)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -263,7 +291,8 @@ async fn crashing_service_degrades_the_playground() {
     let ns = env.cluster.create_namespace("crash").await.unwrap();
     let mut pg = example("examples/l1.yaml", "crash", &ns);
     let relay = pg.spec.services.iter_mut().find(|s| s.name == "mev-boost-relay").unwrap();
-    relay.env.insert(bp_e2e::emulate::EXIT_ENV.into(), "3".into());
+    // The stand-in image's test hook: exit with this code a second after starting.
+    relay.env.insert("BP_STANDIN_EXIT".into(), "3".into());
     apply(&client, &pg).await;
     let got = wait_for(
         "Degraded with restarts",

@@ -1,131 +1,309 @@
-//! The node agent: a stand-in for the kubelet that runs Pods as local processes.
+//! A real Kubernetes node: upstream kubelet and kube-proxy (built from the same Go module as
+//! the control plane), Debian's containerd and runc, the CNI bridge plugin. See
+//! `e2e/README.md` for what it changes on the host and how that is undone.
 //!
-//! - `agent`: Node registration, Lease renewal, the Pod watch and one worker per Pod.
-//! - `pod`: a Pod's lifecycle (init containers, sidecars, restarts, deletion, status).
-//! - `status`: pure functions computing container statuses, conditions and the phase.
-//! - `probe`: startup/readiness/liveness probes (httpGet, tcpSocket, exec).
-//! - `process`: launching containers (mapped binaries or the emulator) and network namespaces.
-//! - `env`: environment resolution and `$(VAR)` expansion.
+//! Start-up: a slot ([`slot`]) gives the node its addresses and names; [`ns`] makes its
+//! network and mount namespaces; a holder process keeps them; containerd, the kubelet and
+//! kube-proxy run inside them, in the slot's cgroup ([`sweep`]), so that stopping the node
+//! is: signal the Pods, kill everything in the cgroup, delete the network namespace.
 
-pub mod agent;
-pub mod container;
-pub mod env;
-pub mod pod;
-pub mod probe;
-pub mod process;
-pub mod status;
+pub mod config;
+pub mod ns;
+pub mod slot;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-pub use agent::{AgentConfig, run};
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::Signal;
 
-/// Maps a container image to a directory of local binaries: containers of that image run
-/// as real processes. `command[0]` is looked up by its basename in `bin_dir`; a container
-/// without a command runs `entrypoint` (also looked up in `bin_dir`) with its args.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageMapping {
-    pub image: String,
+use crate::pki::Pki;
+use crate::procs::{self, ManagedProc, Mode};
+use config::Layout;
+use slot::Addresses;
+
+/// The name the node registers under.
+pub const NODE_NAME: &str = "bp-e2e-node";
+
+/// How to start a node.
+pub struct NodeOptions {
+    pub node_name: String,
+    /// Directory with kubelet and kube-proxy.
     pub bin_dir: PathBuf,
-    pub entrypoint: Option<String>,
+    /// Everything of the node goes below it (usually `<state>/node`).
+    pub dir: PathBuf,
+    /// Component logs.
+    pub logs: PathBuf,
+    /// The API server (on the slot's host IP).
+    pub server: String,
+    pub pki: Pki,
+    pub mode: Mode,
+    /// Records of started processes are appended here.
+    pub pid_file: Option<PathBuf>,
+    /// OCI archives imported before the kubelet starts.
+    pub images: Vec<PathBuf>,
 }
 
-impl ImageMapping {
-    pub fn new(image: impl Into<String>, bin_dir: impl Into<PathBuf>) -> Self {
-        Self { image: image.into(), bin_dir: bin_dir.into(), entrypoint: None }
-    }
+/// A running node.
+pub struct Node {
+    pub addresses: Addresses,
+    pub layout: Layout,
+    procs: Vec<ManagedProc>,
+    stopped: bool,
+}
 
-    pub fn with_entrypoint(mut self, entrypoint: impl Into<String>) -> Self {
-        self.entrypoint = Some(entrypoint.into());
-        self
-    }
-
-    /// A mapping without a tag or digest matches every tag/digest of that repository; one
-    /// with a tag or digest matches exactly.
-    pub fn matches(&self, image: &str) -> bool {
-        if image == self.image {
-            return true;
+/// Checks what the node needs from the machine, each missing piece with how to get it.
+pub fn check_host(bin_dir: &Path) -> Result<()> {
+    for (path, fix) in [
+        ("/usr/bin/containerd", "run e2e/provision.sh (Debian package containerd)"),
+        ("/usr/bin/ctr", "run e2e/provision.sh (Debian package containerd)"),
+        ("/usr/sbin/runc", "run e2e/provision.sh (Debian package runc)"),
+        ("/usr/lib/cni/bridge", "run e2e/provision.sh (Debian package containernetworking-plugins)"),
+        ("/usr/lib/cni/host-local", "run e2e/provision.sh (Debian package containernetworking-plugins)"),
+        ("/usr/lib/cni/portmap", "run e2e/provision.sh (Debian package containernetworking-plugins)"),
+        ("/usr/lib/cni/loopback", "run e2e/provision.sh (Debian package containernetworking-plugins)"),
+        ("/usr/sbin/iptables-restore", "run e2e/provision.sh (Debian package iptables)"),
+    ] {
+        if !Path::new(path).exists() {
+            bail!("{path} is missing: {fix}");
         }
-        let mine = repository(&self.image);
-        mine == self.image && repository(image) == mine
     }
-
-    /// Path of an executable in the mapped directory, by the basename of `name`.
-    pub fn lookup(&self, name: &str) -> PathBuf {
-        let base = Path::new(name).file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(name));
-        self.bin_dir.join(base)
-    }
-}
-
-/// `registry/repo:tag@digest` without tag and digest.
-fn repository(image: &str) -> &str {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    let last_slash = no_digest.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match no_digest[last_slash..].find(':') {
-        Some(colon) => &no_digest[..last_slash + colon],
-        None => no_digest,
-    }
-}
-
-impl FromStr for ImageMapping {
-    type Err = String;
-
-    /// `IMAGE=BINDIR[:ENTRYPOINT]`
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (image, rest) =
-            s.split_once('=').ok_or_else(|| format!("image mapping {s:?} is not IMAGE=BINDIR[:ENTRYPOINT]"))?;
-        if image.is_empty() || rest.is_empty() {
-            return Err(format!("image mapping {s:?} is not IMAGE=BINDIR[:ENTRYPOINT]"));
+    for b in ["kubelet", "kube-proxy"] {
+        if !bin_dir.join(b).is_file() {
+            bail!("{} is missing: run e2e/provision.sh", bin_dir.join(b).display());
         }
-        let (dir, entry) = match rest.split_once(':') {
-            Some((d, e)) if !e.is_empty() => (d, Some(e.to_string())),
-            Some((d, _)) => (d, None),
-            None => (rest, None),
-        };
-        Ok(Self { image: image.to_string(), bin_dir: PathBuf::from(dir), entrypoint: entry })
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { nix::libc::geteuid() } != 0 {
+        bail!("the node needs root (network and mount namespaces, cgroups)");
+    }
+    if sweep::hierarchies().is_empty() {
+        bail!("no cgroup hierarchy under /sys/fs/cgroup: the kubelet needs cgroups");
+    }
+    Ok(())
+}
+
+/// Host directories the node mounts over (see [`ns::HOST_PATH_ROOTS`]) that did not exist:
+/// made here, recorded, and removed by the last node to stop.
+const MADE_DIRS: &str = "/run/bp-e2e/made-dirs";
+
+fn ensure_host_roots() -> Result<()> {
+    for root in ns::HOST_PATH_ROOTS {
+        match std::fs::create_dir(root) {
+            Ok(()) => procs::append_line(Path::new(MADE_DIRS), root)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {root} (the node mounts its own there)")),
+        }
+    }
+    Ok(())
+}
+
+/// Removes the directories [`ensure_host_roots`] made, unless another node still runs.
+pub fn remove_made_dirs(index: u8) {
+    if slot::others_alive(index) {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(MADE_DIRS) else {
+        return;
+    };
+    for dir in text.lines().filter(|l| !l.is_empty()) {
+        // Only an empty directory: whatever someone put there stays.
+        let _ = std::fs::remove_dir(dir);
+    }
+    let _ = std::fs::remove_file(MADE_DIRS);
+}
+
+impl Node {
+    /// Prepares the slot's host resources (cgroups, network). The control plane needs the
+    /// host IP before the node starts, so this comes first.
+    pub fn prepare(addresses: Addresses) -> Result<()> {
+        sweep::create_cgroups(addresses)?;
+        ns::create_network(addresses)?;
+        ensure_host_roots()
+    }
+
+    /// Starts the node's processes and imports the images; returns once the kubelet runs
+    /// (the caller waits for the Node to be Ready).
+    pub fn start(addresses: Addresses, opts: &NodeOptions) -> Result<Node> {
+        let layout = Layout { dir: opts.dir.clone() };
+        let mut node = Node { addresses, layout: layout.clone(), procs: Vec::new(), stopped: false };
+        node.write_configs(opts)?;
+
+        // The holder keeps the namespaces (and so every mount in them) while the node runs.
+        let holder = Arc::new(ns::HolderSetup::new(addresses, &layout.dir)?);
+        let h = holder.clone();
+        node.spawn(opts, "node-namespace", Path::new("/bin/sleep"), &["infinity".into()], move || h.pre_exec())?;
+        let holder_pid = node.procs[0].pid();
+        wait_for(Duration::from_secs(5), "the node's namespaces", || {
+            // Mounted: its /run is no longer the host's.
+            let ours = std::fs::read_link(format!("/proc/{holder_pid}/ns/mnt")).ok();
+            let host = std::fs::read_link("/proc/self/ns/mnt").ok();
+            Ok(ours.is_some() && ours != host)
+        })?;
+        let join = Arc::new(ns::Join::new(holder_pid)?);
+
+        let j = join.clone();
+        let config = layout.containerd_config().display().to_string();
+        node.spawn(opts, "containerd", Path::new("/usr/bin/containerd"), &["--config".into(), config], move || {
+            j.pre_exec()
+        })?;
+        let socket = layout.containerd_socket();
+        wait_for(Duration::from_secs(30), "containerd's socket", || Ok(socket.exists()))?;
+        for archive in &opts.images {
+            crate::images::import(&socket, archive)?;
+        }
+
+        let j = join.clone();
+        let kubelet_args = vec![
+            format!("--config={}", layout.kubelet_config().display()),
+            format!("--kubeconfig={}", layout.kubelet_kubeconfig().display()),
+            format!("--root-dir={}", layout.kubelet_root().display()),
+            format!("--hostname-override={}", opts.node_name),
+            format!("--node-ip={}", addresses.node_ip()),
+            "--v=1".into(),
+        ];
+        node.spawn(opts, "kubelet", &opts.bin_dir.join("kubelet"), &kubelet_args, move || j.pre_exec())?;
+        let j = join;
+        let proxy_args = vec![format!("--config={}", layout.kube_proxy_config().display()), "--v=1".into()];
+        node.spawn(opts, "kube-proxy", &opts.bin_dir.join("kube-proxy"), &proxy_args, move || j.pre_exec())?;
+        Ok(node)
+    }
+
+    fn write_configs(&self, opts: &NodeOptions) -> Result<()> {
+        let l = &self.layout;
+        let files = [
+            (l.containerd_config(), config::containerd(l)),
+            (l.registry_dir().join("_default").join("hosts.toml"), config::registry_default_hosts()),
+            (l.cni_conf_dir().join("10-bp-e2e.conflist"), config::cni(l, self.addresses)),
+            (l.kubelet_config(), config::kubelet(l, self.addresses, &opts.pki)),
+            (l.kube_proxy_config(), config::kube_proxy(l, self.addresses, &opts.node_name)),
+        ];
+        for (path, text) in files {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        for dir in [l.kubelet_root(), l.pod_logs()] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let pki = &opts.pki;
+        let node_user = format!("system:node:{}", opts.node_name);
+        crate::kubeconfig::write_private(
+            &l.kubelet_kubeconfig(),
+            &crate::kubeconfig::render_cert(
+                &opts.server,
+                &pki.ca_pem,
+                &node_user,
+                &pki.node_client_cert,
+                &pki.node_client_key,
+            ),
+        )?;
+        crate::kubeconfig::write(
+            &l.kube_proxy_kubeconfig(),
+            &opts.server,
+            &pki.ca_pem,
+            "system:kube-proxy",
+            &pki.kube_proxy_token,
+        )
+    }
+
+    fn spawn(
+        &mut self,
+        opts: &NodeOptions,
+        name: &str,
+        program: &Path,
+        args: &[String],
+        pre_exec: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Result<()> {
+        std::fs::create_dir_all(&opts.logs).with_context(|| format!("creating {}", opts.logs.display()))?;
+        let log = opts.logs.join(format!("{name}.log"));
+        let p = ManagedProc::spawn_with(name, program, args, &log, opts.mode, pre_exec)?;
+        sweep::adopt(self.addresses, p.pid())?;
+        if let Some(pid_file) = &opts.pid_file {
+            procs::append_record(pid_file, &p.record)?;
+        }
+        self.procs.push(p);
+        Ok(())
+    }
+
+    /// Errors out if a node process has exited, with the end of its log.
+    pub fn check_alive(&mut self) -> Result<()> {
+        for p in &mut self.procs {
+            if let Some(st) = p.exited() {
+                bail!("{} exited ({st}); last log lines of {}:\n{}", p.name, p.log.display(), p.log_tail(30));
+            }
+        }
+        Ok(())
+    }
+
+    /// (name, PID) of the node's processes.
+    pub fn pids(&self) -> Vec<(String, i32)> {
+        self.procs.iter().map(|p| (p.name.clone(), p.pid())).collect()
+    }
+
+    /// Stops the node: kubelet and kube-proxy first, then SIGTERM to every container (up to
+    /// `grace`), then everything left is killed and the slot's resources removed.
+    pub fn stop(&mut self, grace: Duration) -> Vec<String> {
+        if self.stopped {
+            return Vec::new();
+        }
+        self.stopped = true;
+        for p in self.procs.iter_mut().rev().filter(|p| p.name == "kubelet" || p.name == "kube-proxy") {
+            p.stop(Duration::from_secs(5));
+        }
+        let done = stop_slot(self.addresses, None, grace);
+        for p in &mut self.procs {
+            p.stop(Duration::ZERO);
+        }
+        done
     }
 }
 
-/// What the Node advertises to the scheduler.
-#[derive(Clone, Debug)]
-pub struct NodeCapacity {
-    pub cpu: String,
-    pub memory: String,
-    pub pods: String,
-}
-
-impl Default for NodeCapacity {
-    /// Generous on purpose: nothing is enforced, and playgrounds request a lot.
-    fn default() -> Self {
-        Self { cpu: "64".into(), memory: "256Gi".into(), pods: "250".into() }
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(2));
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_mappings() {
-        let m: ImageMapping = "ghcr.io/x/op:dev=/t/debug:bp-operator".parse().unwrap();
-        assert_eq!(m.image, "ghcr.io/x/op:dev");
-        assert_eq!(m.bin_dir, PathBuf::from("/t/debug"));
-        assert_eq!(m.entrypoint.as_deref(), Some("bp-operator"));
-        let m: ImageMapping = "op=/t/debug".parse().unwrap();
-        assert_eq!(m.entrypoint, None);
-        assert!("nodir".parse::<ImageMapping>().is_err());
+/// Stops whatever runs in slot `addr` (its kubelet already stopped or not) and removes its
+/// resources; used by [`Node::stop`] and by `bp-e2e down` from another process.
+pub fn stop_slot(addr: Addresses, owner: Option<&slot::Owner>, grace: Duration) -> Vec<String> {
+    let mut done = Vec::new();
+    let containers = sweep::signal_all(addr, "kubepods", Signal::SIGTERM);
+    if containers > 0 {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && !sweep::processes(addr, "kubepods").is_empty() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        done.push(format!("sent SIGTERM to {containers} container process(es)"));
     }
-
-    #[test]
-    fn matches_by_repository_when_untagged() {
-        let m = ImageMapping::new("ghcr.io/x/op", "/b");
-        assert!(m.matches("ghcr.io/x/op:v1"));
-        assert!(m.matches("ghcr.io/x/op@sha256:abc"));
-        assert!(!m.matches("ghcr.io/x/op2:v1"));
-        let tagged = ImageMapping::new("localhost:5000/op:v1", "/b");
-        assert!(tagged.matches("localhost:5000/op:v1"));
-        assert!(!tagged.matches("localhost:5000/op:v2"));
-        assert_eq!(repository("localhost:5000/op"), "localhost:5000/op");
-        assert_eq!(m.lookup("/usr/bin/op").to_str(), Some("/b/op"));
+    match sweep::sweep(addr, owner) {
+        Ok(d) => done.extend(d),
+        Err(e) => done.push(format!("cleanup incomplete: {e:#}")),
     }
+    remove_made_dirs(addr.index);
+    done
+}
+
+/// Removes what an earlier, dead owner of slot `addr` left (called before the slot is given
+/// out again), saying what it found.
+pub fn stop_slot_checked(addr: Addresses, owner: Option<&slot::Owner>) -> Result<()> {
+    for line in sweep::sweep(addr, owner)? {
+        eprintln!("bp-e2e: slot {}: removed {line}, left by an earlier cluster", addr.index);
+    }
+    Ok(())
+}
+
+fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> Result<bool>) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    while !ready()? {
+        if Instant::now() > deadline {
+            bail!("{what} not ready within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bp_e2e::images::{self, Entry, ImageSpec, Layer};
 use bp_e2e::{Cluster, ClusterOptions};
 use bp_generator::BuilderPlayground;
 use bp_operator::run::{Settings, run};
@@ -14,11 +15,11 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use tokio::sync::OnceCell;
 
-/// The image generator Jobs run in the tests: mapped to this workspace's target directory,
-/// where `bp-generator` is looked up.
+/// The image generator Jobs run in the tests: the project's image, built from this
+/// workspace's binaries and imported into the test cluster's node under this tag too.
 pub const OPERATOR_IMAGE: &str = "ghcr.io/flashbots/builder-playground-operator:e2e";
 /// An image whose `builder-playground` fails, for generator failures.
-pub const FAILING_BP_IMAGE: &str = "bp-failing:e2e";
+pub const FAILING_BP_IMAGE: &str = "example.invalid/bp-failing:e2e";
 pub const FAILING_BP_MESSAGE: &str = "builder-playground: unknown recipe \"nope\"";
 
 pub fn target_dir() -> PathBuf {
@@ -29,16 +30,20 @@ pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
-/// A directory with a `builder-playground` that fails the way the real one does on a bad
+/// busybox plus a `builder-playground` that fails the way the real one does on a bad
 /// recipe: one line on stderr, exit code 1.
-fn failing_bp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bp-operator-e2e-failing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("builder-playground");
-    std::fs::write(&script, format!("#!/bin/sh\necho '{FAILING_BP_MESSAGE}' >&2\nexit 1\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+fn failing_bp_image() -> ImageSpec {
+    let script = format!("#!/bin/sh\necho '{FAILING_BP_MESSAGE}' >&2\nexit 1\n");
+    let mut image = images::busybox_image().expect("the busybox image");
+    image.names = vec![FAILING_BP_IMAGE.into()];
+    image.layers.push(Layer {
+        entries: vec![Entry::Bytes {
+            path: "/usr/local/bin/builder-playground".into(),
+            data: script.into_bytes(),
+            mode: 0o755,
+        }],
+    });
+    image
 }
 
 pub struct Env {
@@ -58,14 +63,9 @@ pub async fn env() -> &'static Env {
             .try_init();
         let generator = target_dir().join("bp-generator");
         assert!(generator.exists(), "{} is missing: run `cargo build --workspace` first", generator.display());
-        let cluster = Cluster::shared(|| {
-            ClusterOptions::default()
-                .image(OPERATOR_IMAGE, target_dir())
-                .image(FAILING_BP_IMAGE, failing_bp_dir())
-                .helper_bin(target_dir().join("bp-e2e"))
-        })
-        .await
-        .expect("starting the test cluster");
+        let cluster = Cluster::shared(|| ClusterOptions::default().project_tag("e2e").image(failing_bp_image()))
+            .await
+            .expect("starting the test cluster");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
         let settings = Settings {
