@@ -111,7 +111,7 @@ else
     done
     echo "$stamp" >"$bin_dir/.stamp"
     did_something=1
-    say "control plane built in $(took "$t1") ($("$bin_dir/kube-apiserver" --version))"
+    say "Kubernetes binaries built in $(took "$t1") ($("$bin_dir/kube-apiserver" --version))"
 fi
 
 # --- 3. Tools of the chart's end-to-end test -------------------------------------------

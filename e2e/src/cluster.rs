@@ -89,12 +89,64 @@ pub fn default_images(bins: &Path, extra_tags: &[String]) -> Result<Vec<ImageSpe
     tags.extend(extra_tags.iter().cloned());
     let names: Vec<String> = tags.iter().map(|t| format!("{PROJECT_IMAGE}:{t}")).collect();
     let standins: Vec<String> = images::STANDIN_IMAGES.iter().map(|s| s.to_string()).collect();
+    let mut project = images::project_image(bins, &names)?;
+    if let Some(layers) = builder_playground_standin(&standin)? {
+        project.layers.extend(layers);
+    }
     Ok(vec![
         images::pause_image(&standin)?,
         images::busybox_image()?,
-        images::project_image(bins, &names)?,
+        project,
         images::standin_image(&standin, &standins)?,
     ])
+}
+
+/// One recipe's recorded output: its name and (path in the output folder, file) pairs.
+type RecordedRecipe = (String, Vec<(String, PathBuf)>);
+
+/// What builder-playground c473a6a itself wrote with `start <recipe> --dry-run` (shared
+/// fixtures, never copied into the repository): the whole output folder of l1, the
+/// manifests of opstack and buildernet.
+fn recorded_output() -> Option<Vec<RecordedRecipe>> {
+    let fixtures = paths::workspace_dir().join("..").join("shared").join("fixtures").join("real-c473a6a");
+    if !fixtures.is_dir() {
+        return None;
+    }
+    let mut l1 = vec![("manifest.json".to_owned(), fixtures.join("l1-default.manifest.json"))];
+    let mut stack = vec![(String::new(), fixtures.join("l1-artifacts"))];
+    while let Some((rel, dir)) = stack.pop() {
+        for e in std::fs::read_dir(&dir).ok()?.filter_map(|e| e.ok()) {
+            let name = format!("{rel}{}", e.file_name().to_string_lossy());
+            if e.file_type().ok()?.is_dir() {
+                stack.push((format!("{name}/"), e.path()));
+            } else {
+                l1.push((name, e.path()));
+            }
+        }
+    }
+    Some(vec![
+        ("l1".into(), l1),
+        ("opstack".into(), vec![("manifest.json".into(), fixtures.join("op-default.manifest.json"))]),
+        ("buildernet".into(), vec![("manifest.json".into(), fixtures.join("bn-default.manifest.json"))]),
+    ])
+}
+
+/// A **stand-in** for builder-playground in the project's image (the real image builds
+/// builder-playground from source, which these machines cannot reach): `bp-standin` as
+/// `/usr/local/bin/builder-playground`, which copies the recorded output of a recipe into
+/// `--output`. `None` when the shared fixtures are not beside the checkout.
+fn builder_playground_standin(standin: &Path) -> Result<Option<Vec<images::Layer>>> {
+    let Some(recipes) = recorded_output() else {
+        return Ok(None);
+    };
+    let program = images::glibc_layer(&[(standin.to_path_buf(), "/usr/local/bin/builder-playground".to_owned())])?;
+    let mut recorded = images::Layer::default();
+    for (recipe, files) in recipes {
+        for (rel, source) in files {
+            recorded = recorded.file(format!("/usr/share/bp-standin/builder-playground/{recipe}/{rel}"), source, 0o644);
+        }
+    }
+    Ok(Some(vec![program, recorded]))
 }
 
 /// Finds the directory with this workspace's binaries (see [`ClusterOptions::workspace_bins`]).

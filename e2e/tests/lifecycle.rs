@@ -181,9 +181,9 @@ async fn what_a_killed_cluster_left_is_swept_by_the_next_start_and_down_is_idemp
     .await;
     assert!(owner.node_dir.exists());
 
-    // The next cluster to take that slot sweeps it first.
+    // The next cluster to start takes a slot left by a dead owner first, and sweeps it.
     let next = Cluster::start(ClusterOptions::default()).await.unwrap();
-    assert_eq!(next.slot, addr, "the dead cluster's slot is the lowest free one");
+    assert_eq!(next.slot, addr, "the dead cluster's slot is taken (and swept) first");
     for pid in &orphans {
         assert!(!pid_alive(*pid), "orphaned container process {pid} survived the sweep");
     }

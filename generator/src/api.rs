@@ -41,14 +41,23 @@ pub const ARTIFACTS_VOLUME: &str = "artifacts";
 #[serde(rename_all = "camelCase")]
 pub struct BuilderPlaygroundSpec {
     /// The builder-playground recipe this devnet comes from (l1, opstack, buildernet, ...).
-    /// Informational unless `generate` is set.
+    /// A playground that names a recipe and lists no services is generated in the cluster:
+    /// builder-playground runs `start <recipe>` in the generator Job (see `generate`).
+    /// Otherwise informational.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe: Option<String>,
 
     /// Produce the artifacts (genesis, keys, configs) and the services in the generator Job by
-    /// running builder-playground. Without it the artifacts must already be on the storage.
+    /// running builder-playground. Without it (and without a recipe-only spec or `artifacts`)
+    /// the artifacts must already be on the storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate: Option<GenerateSpec>,
+
+    /// Artifacts that travel with the playground: builder-playground's output folder packed by
+    /// `bp-generator convert DIR` into compressed Secrets of this namespace. They are checked
+    /// by the generator Job and unpacked onto the storage before any service starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<ArtifactsSpec>,
 
     /// Where the artifacts directory (/artifacts in every container) lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,7 +72,9 @@ pub struct BuilderPlaygroundSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootnode: Option<BootnodeSpec>,
 
-    /// The devnet's services, in builder-playground's order. Each becomes one container.
+    /// The devnet's services, in builder-playground's order. Each becomes one container. Leave
+    /// them out to have them generated from `recipe` (or `generate`).
+    #[serde(default)]
     pub services: Vec<ServiceSpec>,
 
     /// Where the Pod may be scheduled. Needed with local-path storage on multi-node clusters.
@@ -79,12 +90,28 @@ pub struct BuilderPlaygroundSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateSpec {
-    /// An image that carries the `builder-playground` binary.
-    pub image: String,
-    /// builder-playground arguments, e.g. ["cook", "l1", "--genesis-delay", "60"]. The operator
-    /// adds `--dry-run --output <dir>`.
+    /// An image that carries the `builder-playground` binary. Default: the operator's own
+    /// image, which carries builder-playground built from source at a pinned commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// builder-playground arguments, e.g. ["start", "l1", "--genesis-delay", "60"]. Default:
+    /// `start <spec.recipe>`. The operator adds `--dry-run --output <dir>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+}
+
+/// An artifacts bundle: one tar.gz of builder-playground's output folder, split across
+/// Secrets (made by `bp-generator convert DIR`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactsSpec {
+    /// The Secrets holding the bundle, in order; the `bundle.part` keys of all of them,
+    /// concatenated, are the tar.gz.
+    pub secrets: Vec<String>,
+    /// sha256 of the whole bundle, `sha256:<64 hex digits>`. Part of the playground's input
+    /// hash: a new bundle regenerates and replaces the Pod, the same bundle changes nothing; a
+    /// bundle with another digest is refused.
+    pub digest: String,
 }
 
 /// Storage of the artifacts directory.
@@ -461,6 +488,28 @@ impl BuilderPlayground {
     /// The storage type in effect (local-path when unset, as in PR #120).
     pub fn storage_type(&self) -> StorageType {
         self.spec.storage.as_ref().and_then(|s| s.storage_type).unwrap_or_default()
+    }
+}
+
+impl BuilderPlaygroundSpec {
+    /// What the generator Job runs builder-playground with, if anything: `generate` as
+    /// written, or, for a spec that names a recipe and lists no services, the defaults.
+    pub fn generation(&self) -> Option<GenerateSpec> {
+        match (&self.generate, self.services.is_empty(), self.recipe.as_deref().map(str::trim)) {
+            (Some(generate), _, _) => Some(generate.clone()),
+            (None, true, Some(recipe)) if !recipe.is_empty() => Some(GenerateSpec::default()),
+            _ => None,
+        }
+    }
+
+    /// builder-playground's arguments for `generate` (before `--dry-run --output`): as
+    /// written, or `start <recipe>`.
+    pub fn generate_args(&self, generate: &GenerateSpec) -> Vec<String> {
+        if generate.args.is_empty() {
+            vec!["start".into(), self.recipe.clone().unwrap_or_default().trim().to_owned()]
+        } else {
+            generate.args.clone()
+        }
     }
 }
 

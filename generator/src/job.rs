@@ -29,6 +29,10 @@ pub struct JobArgs {
     /// builder-playground's manifest.json, when `spec.generate` produced one.
     pub manifest: Option<PathBuf>,
     pub native_sidecars: bool,
+    /// Where the parts of the playground's artifacts bundle are mounted, when it names one.
+    pub bundle: Option<PathBuf>,
+    /// The image that unpacks the bundle in the Pod (the Job's own).
+    pub unpack_image: String,
 }
 
 /// Renders the playground into its ConfigMap; returns a summary, or the reason it failed.
@@ -49,7 +53,18 @@ pub async fn run(args: &JobArgs) -> Result<String, String> {
             crate::cluster::short_hash(&hash)
         ));
     }
-    let mut options = RenderOptions { native_sidecars: args.native_sidecars, artifacts_subdir: None };
+    if let Some(artifacts) = &playground.spec.artifacts {
+        // Checked here, before anything is rendered: a missing or changed Secret stops the
+        // playground at Generated=False instead of a Pod that never starts.
+        let dir = args.bundle.as_deref().ok_or("the playground names an artifacts bundle but none is mounted")?;
+        crate::bundle::check_parts(dir, &artifacts.secrets, &artifacts.digest)
+            .map_err(|e| format!("spec.artifacts: {e}"))?;
+    }
+    let mut options = RenderOptions {
+        native_sidecars: args.native_sidecars,
+        artifacts_subdir: None,
+        unpack_image: args.unpack_image.clone(),
+    };
     if let Some(path) = &args.manifest {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let parsed = manifest::parse(&text)

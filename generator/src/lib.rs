@@ -7,6 +7,7 @@
 //! [`validate`] reports what is wrong with a spec, and where.
 
 pub mod api;
+pub mod bundle;
 pub mod cluster;
 pub mod duration;
 pub mod error;

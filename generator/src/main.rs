@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bp_generator::api::{StorageSpec, StorageType};
+use bp_generator::api::{ArtifactsSpec, StorageSpec, StorageType};
+use bp_generator::bundle;
 use bp_generator::job::JobArgs;
 use bp_generator::manifest::{self, ConvertOptions};
 use bp_generator::{BuilderPlayground, RenderOptions, crd_yaml, podspec};
@@ -34,9 +35,12 @@ enum Command {
         #[arg(long)]
         no_native_sidecars: bool,
     },
-    /// Convert builder-playground's manifest.json into a BuilderPlayground.
+    /// Convert builder-playground's output into a BuilderPlayground. Given its output folder
+    /// (`--output` of `start --dry-run`, with manifest.json inside), it prints the artifacts as
+    /// compressed Secrets first, then the BuilderPlayground that names them: one stream for
+    /// `kubectl apply -f -`.
     Convert {
-        /// The manifest.json (`-` for stdin).
+        /// The output folder, or a manifest.json (`-` for stdin).
         manifest: PathBuf,
         /// metadata.name (default: the recipe).
         #[arg(long)]
@@ -82,6 +86,28 @@ enum Command {
         /// The API server predates native sidecars (Kubernetes 1.29).
         #[arg(long)]
         no_native_sidecars: bool,
+        /// Where the parts of the playground's artifacts bundle are mounted.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// The image that unpacks the artifacts bundle in the Pod.
+        #[arg(long, default_value = podspec::DEFAULT_IMAGE)]
+        unpack_image: String,
+    },
+    /// In-Pod mode: check an artifacts bundle against its digest and unpack it onto the
+    /// storage, into a subdirectory of its digest (once).
+    Unpack {
+        /// sha256:<hex> the playground names.
+        #[arg(long)]
+        digest: String,
+        /// The bundle's Secrets, in order, comma-separated (for messages).
+        #[arg(long, value_delimiter = ',')]
+        secrets: Vec<String>,
+        /// Where the parts are mounted (part-000, part-001, ...).
+        #[arg(long)]
+        parts: PathBuf,
+        /// The storage's root.
+        #[arg(long)]
+        storage: PathBuf,
     },
 }
 
@@ -108,9 +134,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut warnings = Vec::new();
     let result = match cli.command {
-        Command::Job { namespace, name, hash, manifest, no_native_sidecars } => {
-            return run_job(JobArgs { namespace, name, hash, manifest, native_sidecars: !no_native_sidecars });
+        Command::Job { namespace, name, hash, manifest, no_native_sidecars, bundle, unpack_image } => {
+            return run_job(JobArgs {
+                namespace,
+                name,
+                hash,
+                manifest,
+                native_sidecars: !no_native_sidecars,
+                bundle,
+                unpack_image,
+            });
         }
+        Command::Unpack { digest, secrets, parts, storage } => return run_unpack(&digest, &secrets, &parts, &storage),
         Command::Crd => Ok(crd_yaml()),
         Command::Render { file, output, no_native_sidecars } => {
             render(&file, output, no_native_sidecars, &mut warnings)
@@ -181,6 +216,26 @@ fn run_job(args: JobArgs) -> ExitCode {
     }
 }
 
+/// The unpack step's last line is its termination message: what it did, or what is wrong.
+fn run_unpack(digest: &str, secrets: &[String], parts: &Path, storage: &Path) -> ExitCode {
+    let result = bp_generator::bundle::check_parts(parts, secrets, digest)
+        .and_then(|bytes| bp_generator::bundle::unpack(&bytes, digest, storage));
+    match result {
+        Ok(bp_generator::bundle::Unpacked::Written(dir, files)) => {
+            println!("unpacked {files} artifact files of {digest} into {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Ok(bp_generator::bundle::Unpacked::Already(dir)) => {
+            println!("artifacts of {digest} already unpacked in {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bp-generator: unpack: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// `render`: the Pod the operator would apply.
 fn render(
     file: &Path,
@@ -199,7 +254,8 @@ fn render(
     serialize(&pod, output).map_err(fail)
 }
 
-/// `convert`: a BuilderPlayground from a manifest.json.
+/// `convert`: a BuilderPlayground from a manifest.json; from an output folder, the
+/// artifacts' Secrets too (first, so that the playground finds them when it is applied).
 fn convert(
     path: &Path,
     options: ConvertOptions,
@@ -208,15 +264,53 @@ fn convert(
 ) -> Result<String, Failure> {
     let source = display(path);
     let fail = |message: String| Failure { source: source.clone(), message };
-    let text = read(path).map_err(fail)?;
+    let folder = path != Path::new("-") && path.is_dir();
+    let manifest_path = if folder { path.join("manifest.json") } else { path.to_path_buf() };
+    let text = read(&manifest_path).map_err(|e| {
+        fail(if folder { format!("manifest.json: {e} (is this builder-playground's output folder?)") } else { e })
+    })?;
     let parsed = manifest::parse(&text).map_err(|e| fail(format!("not a builder-playground manifest: {e}")))?;
-    let converted = manifest::convert(&parsed, &options).map_err(|e| fail(e.to_string()))?;
+    let mut converted = manifest::convert(&parsed, &options).map_err(|e| fail(e.to_string()))?;
+    let mut secrets = Vec::new();
+    if folder {
+        let name = converted.playground.metadata.name.clone().unwrap_or_default();
+        let bundle = bundle::pack(path).map_err(|e| fail(e.to_string()))?;
+        secrets = bundle::secrets(&name, options.namespace.as_deref(), &bundle).map_err(|e| fail(e.to_string()))?;
+        converted.playground.spec.artifacts = Some(ArtifactsSpec {
+            secrets: secrets.iter().filter_map(|s| s.metadata.name.clone()).collect(),
+            digest: bundle.digest.clone(),
+        });
+        if path.join(bundle::LEFT_OUT[2]).exists() {
+            warnings.push(format!(
+                "{}: the folder's jwtsecret is not packed: the operator gives each playground a JWT Secret of its own",
+                display(&path.join(bundle::LEFT_OUT[2]))
+            ));
+        }
+    }
     // A conversion that would not render is not handed to the user.
     let rendered =
         bp_generator::render(&converted.playground, &RenderOptions::default()).map_err(|e| fail(e.to_string()))?;
     warnings.extend(converted.warnings);
     warnings.extend(rendered.warnings);
-    serialize(&converted.playground, output).map_err(fail)
+    if !folder {
+        return serialize(&converted.playground, output).map_err(fail);
+    }
+    let mut objects: Vec<serde_json::Value> = Vec::new();
+    for s in &secrets {
+        objects.push(serde_json::to_value(s).map_err(|e| fail(e.to_string()))?);
+    }
+    objects.push(serde_json::to_value(&converted.playground).map_err(|e| fail(e.to_string()))?);
+    match output {
+        Format::Yaml => {
+            let docs: Result<Vec<String>, String> =
+                objects.iter().map(|o| serde_yaml_ng::to_string(o).map_err(|e| e.to_string())).collect();
+            Ok(docs.map_err(fail)?.iter().map(|d| format!("---\n{d}")).collect())
+        }
+        Format::Json => {
+            let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+            serialize(&list, Format::Json).map_err(fail)
+        }
+    }
 }
 
 fn display(path: &Path) -> String {

@@ -15,6 +15,7 @@ use crate::api::{
     ARTIFACTS_DIR, ARTIFACTS_VOLUME, BuilderPlayground, DependencyCondition, Protocol, ReadyCheckSpec, ServiceSpec,
     StorageType,
 };
+use crate::bundle;
 use crate::duration;
 use crate::error::{SpecError, SpecErrors};
 use crate::names;
@@ -52,13 +53,19 @@ pub struct RenderOptions {
     /// The API server runs native sidecars (Kubernetes 1.29 or newer).
     pub native_sidecars: bool,
     /// The artifacts live in this subdirectory of the storage (the generator Job's fresh
-    /// output directory); `None` means the storage root.
+    /// output directory); `None` means the storage root, or the bundle's own subdirectory
+    /// when the spec names an artifacts bundle.
     pub artifacts_subdir: Option<String>,
+    /// The image whose `bp-generator` unpacks an artifacts bundle in the Pod (the operator's).
+    pub unpack_image: String,
 }
+
+/// The project's image of this version: what the chart installs and the generator Jobs run.
+pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/flashbots/builder-playground-operator:", env!("CARGO_PKG_VERSION"));
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { native_sidecars: true, artifacts_subdir: None }
+        RenderOptions { native_sidecars: true, artifacts_subdir: None, unpack_image: DEFAULT_IMAGE.into() }
     }
 }
 
@@ -114,6 +121,24 @@ pub fn render(playground: &BuilderPlayground, options: &RenderOptions) -> Result
             format!("no free port number for {:?} at or above the requested one", e.port),
         )
     })?;
+    if let Some(svc) = in_pod.iter().find(|p| names::container_name(&p.spec.name) == bundle::UNPACK_CONTAINER) {
+        return Err(SpecError::service(
+            &svc.spec.name,
+            "name",
+            format!("{:?} is the container that unpacks the artifacts; choose another name", bundle::UNPACK_CONTAINER),
+        )
+        .into());
+    }
+    // A bundle is unpacked into a subdirectory of its own, which every mount points into.
+    let bundle_options;
+    let options = match (&spec.artifacts, &options.artifacts_subdir) {
+        (Some(artifacts), None) => {
+            bundle_options =
+                RenderOptions { artifacts_subdir: Some(bundle::subdir(&artifacts.digest)), ..options.clone() };
+            &bundle_options
+        }
+        _ => options,
+    };
     let resolver = Resolver {
         table: &table,
         services: spec.services.iter().map(|s| (s.name.as_str(), s)).collect(),
@@ -138,10 +163,16 @@ pub fn render(playground: &BuilderPlayground, options: &RenderOptions) -> Result
         ));
     }
     let (init, regular): (Vec<_>, Vec<_>) = containers.into_iter().partition(|(i, _)| order.sidecars.contains(i));
+    let mut init: Vec<Container> = init.into_iter().map(|(_, c)| c).collect();
+    let mut volumes = builder.volumes(&in_pod);
+    if let Some(artifacts) = &spec.artifacts {
+        init.insert(0, bundle::unpack_container(artifacts, &options.unpack_image));
+        volumes.push(bundle::parts_volume(artifacts, false));
+    }
     let pod_spec = PodSpec {
-        init_containers: Some(init.into_iter().map(|(_, c)| c).collect()).filter(|v: &Vec<Container>| !v.is_empty()),
+        init_containers: Some(init).filter(|v| !v.is_empty()),
         containers: regular.into_iter().map(|(_, c)| c).collect(),
-        volumes: Some(builder.volumes(&in_pod)),
+        volumes: Some(volumes),
         host_aliases: host_aliases(&in_pod),
         restart_policy: Some("Always".into()),
         termination_grace_period_seconds: Some(GRACE_PERIOD_SECONDS),

@@ -12,13 +12,14 @@ use crate::names;
 /// (template and dependency-graph problems are found while rendering).
 pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
     let mut errors = Vec::new();
-    if spec.services.is_empty() && spec.generate.is_none() {
+    if spec.services.is_empty() && spec.generation().is_none() {
         errors.push(SpecError::field(
             "spec.services",
-            "at least one service is required (or `generate` to produce them)",
+            "at least one service is required (or a recipe, or `generate`, to produce them)",
         ));
     }
     validate_storage(spec, &mut errors);
+    validate_artifacts(spec, &mut errors);
     let mut containers: BTreeMap<String, &str> = BTreeMap::new();
     let services: BTreeMap<&str, &ServiceSpec> = spec.services.iter().map(|s| (s.name.as_str(), s)).collect();
     for (i, svc) in spec.services.iter().enumerate() {
@@ -64,11 +65,17 @@ pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
 
 fn validate_storage(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
     let storage_type = spec.storage.as_ref().and_then(|s| s.storage_type).unwrap_or_default();
-    if let Some(generate) = &spec.generate {
-        if generate.image.trim().is_empty() {
+    if let Some(generate) = &spec.generation() {
+        if generate.image.as_deref().is_some_and(|i| i.trim().is_empty()) {
             errors.push(SpecError::field(
                 "spec.generate.image",
-                "an image with the builder-playground binary is required",
+                "is empty: name an image with the builder-playground binary, or leave it out for the operator's",
+            ));
+        }
+        if generate.args.is_empty() && spec.recipe.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            errors.push(SpecError::field(
+                "spec.generate.args",
+                "names no builder-playground command: set spec.recipe (for `start <recipe>`) or spec.generate.args",
             ));
         }
         if storage_type == StorageType::Ephemeral {
@@ -88,6 +95,34 @@ fn validate_storage(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
         && !is_quantity(size)
     {
         errors.push(SpecError::field("spec.storage.size", format!("{size:?} is not a quantity such as 10Gi")));
+    }
+}
+
+fn validate_artifacts(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
+    let Some(artifacts) = &spec.artifacts else { return };
+    if spec.generation().is_some() {
+        errors.push(SpecError::field(
+            "spec.artifacts",
+            "a playground has its artifacts either from a bundle or from `generate`, not both",
+        ));
+    }
+    if artifacts.secrets.is_empty() {
+        errors.push(SpecError::field("spec.artifacts.secrets", "names no Secret"));
+    }
+    for (i, secret) in artifacts.secrets.iter().enumerate() {
+        if !names::is_dns1123_subdomain(secret) {
+            errors.push(SpecError::field(
+                format!("spec.artifacts.secrets[{i}]"),
+                format!("{secret:?} is not a Secret name"),
+            ));
+        }
+    }
+    let hex = artifacts.digest.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        errors.push(SpecError::field(
+            "spec.artifacts.digest",
+            format!("{:?} is not sha256:<64 lowercase hex digits>", artifacts.digest),
+        ));
     }
 }
 
@@ -259,7 +294,7 @@ mod tests {
     fn names() {
         assert_eq!(
             messages(&spec(vec![])),
-            ["spec.services: at least one service is required (or `generate` to produce them)"]
+            ["spec.services: at least one service is required (or a recipe, or `generate`, to produce them)"]
         );
         let m = messages(&spec(vec![svc("el"), svc("el")]));
         assert_eq!(m, [r#"service "el": name: duplicate service name"#]);
@@ -300,7 +335,7 @@ mod tests {
     #[test]
     fn storage_and_generate() {
         let mut s = spec(vec![svc("a")]);
-        s.generate = Some(GenerateSpec { image: "bp".into(), args: vec![] });
+        s.generate = Some(GenerateSpec { image: Some("bp".into()), args: vec!["start".into(), "l1".into()] });
         s.storage = Some(StorageSpec {
             storage_type: Some(StorageType::Ephemeral),
             path: Some("rel".into()),
@@ -314,6 +349,63 @@ mod tests {
         assert!(m[2].starts_with("spec.storage.size"));
         assert!(is_quantity("10Gi") && is_quantity("1.5G") && is_quantity("100") && is_quantity("1e3"));
         assert!(!is_quantity("Gi") && !is_quantity("10 Gi") && !is_quantity("10gb"));
+    }
+
+    #[test]
+    fn a_recipe_alone_is_generated_and_generate_needs_a_command() {
+        let mut s = spec(vec![]);
+        s.recipe = Some("l1".into());
+        assert!(messages(&s).is_empty(), "{:?}", messages(&s));
+        let generate = s.generation().unwrap();
+        assert_eq!((generate.image.as_deref(), s.generate_args(&generate)), (None, vec!["start".into(), "l1".into()]));
+        // Services listed: the recipe is a name only.
+        let listed = BuilderPlaygroundSpec { services: vec![svc("a")], ..s.clone() };
+        assert!(listed.generation().is_none());
+        s.recipe = Some("  ".into());
+        assert_eq!(
+            messages(&s),
+            ["spec.services: at least one service is required (or a recipe, or `generate`, to produce them)"]
+        );
+        s.generate = Some(GenerateSpec { image: Some(" ".into()), args: vec![] });
+        let m = messages(&s);
+        assert!(m[0].starts_with("spec.generate.image: is empty"), "{m:?}");
+        assert!(m[1].starts_with("spec.generate.args: names no builder-playground command"), "{m:?}");
+        s.generate = Some(GenerateSpec { image: None, args: vec!["cook".into(), "opstack".into()] });
+        assert!(messages(&s).is_empty());
+        assert_eq!(s.generate_args(s.generate.as_ref().unwrap()), ["cook", "opstack"]);
+        s.artifacts = Some(crate::api::ArtifactsSpec {
+            secrets: vec!["x-artifacts-0".into()],
+            digest: format!("sha256:{}", "ab".repeat(32)),
+        });
+        assert_eq!(
+            messages(&s),
+            ["spec.artifacts: a playground has its artifacts either from a bundle or from `generate`, not both"]
+        );
+    }
+
+    #[test]
+    fn an_artifacts_bundle_needs_secret_names_and_a_sha256_digest() {
+        let mut s = spec(vec![svc("a")]);
+        s.artifacts = Some(crate::api::ArtifactsSpec { secrets: vec![], digest: "md5:00".into() });
+        assert_eq!(
+            messages(&s),
+            [
+                "spec.artifacts.secrets: names no Secret",
+                "spec.artifacts.digest: \"md5:00\" is not sha256:<64 lowercase hex digits>"
+            ]
+        );
+        s.artifacts = Some(crate::api::ArtifactsSpec {
+            secrets: vec!["Bad_Name".into()],
+            digest: format!("sha256:{}", "AB".repeat(32)),
+        });
+        let m = messages(&s);
+        assert_eq!(m[0], "spec.artifacts.secrets[0]: \"Bad_Name\" is not a Secret name");
+        assert!(m[1].starts_with("spec.artifacts.digest"), "uppercase hex is refused: {m:?}");
+        s.artifacts = Some(crate::api::ArtifactsSpec {
+            secrets: vec!["l1-artifacts-0".into()],
+            digest: format!("sha256:{}", "0f".repeat(32)),
+        });
+        assert!(messages(&s).is_empty());
     }
 
     #[test]

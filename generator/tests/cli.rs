@@ -356,3 +356,141 @@ fn bad_input_is_one_line_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("bp-generator: /nonexistent/x.yaml: cannot read"));
 }
+
+/// builder-playground's output folder of `start l1 --dry-run` (real, c473a6a), with its
+/// manifest.json inside, in a temporary directory.
+fn l1_output_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture_path("real-c473a6a");
+    copy_dir(&fixture.join("l1-artifacts"), dir.path());
+    std::fs::copy(fixture.join("l1-default.manifest.json"), dir.path().join("manifest.json")).unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn docs(yaml: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    serde_yaml_ng::Deserializer::from_str(yaml).map(|d| serde_json::Value::deserialize(d).unwrap()).collect()
+}
+
+/// `convert OUTPUT_DIR`: the artifacts as Secrets first, then the playground naming them
+/// with the bundle's digest; the same folder gives the same output; what the Secrets hold
+/// unpacks to the folder's files (less manifest.json and the JWT).
+#[test]
+fn convert_an_output_folder_packs_its_artifacts_into_secrets() {
+    let folder = l1_output_folder();
+    let path = folder.path().to_str().unwrap();
+    let out = bp(&["convert", path, "--name", "l1", "--namespace", "dev"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("jwtsecret is not packed"), "{}", stderr(&out));
+    let objects = docs(&stdout(&out));
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Secret", "BuilderPlayground"], "the Secrets come first");
+    let (secret, pg) = (&objects[0], &objects[1]);
+    assert_eq!(secret["metadata"]["name"], "l1-artifacts-0");
+    assert_eq!(secret["metadata"]["namespace"], "dev");
+    assert_eq!(pg["spec"]["artifacts"]["secrets"], serde_json::json!(["l1-artifacts-0"]));
+    let digest = pg["spec"]["artifacts"]["digest"].as_str().unwrap();
+    let secret_obj: k8s_openapi::api::core::v1::Secret = serde_json::from_value(secret.clone()).unwrap();
+    let part = secret_obj.data.unwrap()["bundle.part"].0.clone();
+    assert_eq!(bp_generator::bundle::digest(&part), digest);
+    assert!(part.len() < 100_000, "the real l1 folder compresses to {} bytes", part.len());
+    // Unpacked, the files are the folder's, byte for byte.
+    let storage = tempfile::tempdir().unwrap();
+    let bp_generator::bundle::Unpacked::Written(dir, files) =
+        bp_generator::bundle::unpack(&part, digest, storage.path()).unwrap()
+    else {
+        panic!("fresh storage")
+    };
+    let fixture = fixture_path("real-c473a6a/l1-artifacts");
+    assert_eq!(std::fs::read(dir.join("genesis.json")).unwrap(), std::fs::read(fixture.join("genesis.json")).unwrap());
+    assert_eq!(
+        std::fs::read(dir.join("testnet/genesis.ssz")).unwrap(),
+        std::fs::read(fixture.join("testnet/genesis.ssz")).unwrap()
+    );
+    assert!(!dir.join("jwtsecret").exists() && !dir.join("manifest.json").exists());
+    assert!(files > 80, "{files} files");
+    // Deterministic: the same folder, the same stream (so re-applying changes nothing).
+    assert_eq!(stdout(&bp(&["convert", path, "--name", "l1", "--namespace", "dev"])), stdout(&out));
+    // The Pod it renders unpacks first and mounts the files from the bundle's directory.
+    let pg_file = write_temp(storage.path(), "pg.yaml", &serde_yaml_ng::to_string(pg).unwrap());
+    let pod: Pod = serde_yaml_ng::from_str(&stdout(&bp(&["render", "-f", &pg_file]))).unwrap();
+    let spec = pod.spec.unwrap();
+    let first = &spec.init_containers.as_ref().unwrap()[0];
+    assert_eq!(first.name, "bp-unpack-artifacts");
+    assert_eq!(first.args.as_ref().unwrap()[..3], ["unpack".to_owned(), "--digest".into(), digest.to_owned()]);
+    let el = spec.init_containers.iter().flatten().chain(&spec.containers).find(|c| c.name == "el").unwrap();
+    let genesis = el.volume_mounts.iter().flatten().find(|m| m.mount_path == "/data/genesis.json").unwrap();
+    assert_eq!(
+        genesis.sub_path.as_deref(),
+        Some(format!("{}/genesis.json", bp_generator::bundle::subdir(digest)).as_str())
+    );
+    // JSON output: one List.
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&bp(&["convert", path, "--name", "l1", "-o", "json"]))).unwrap();
+    assert_eq!(json["kind"], "List");
+    assert_eq!(json["items"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_bad_output_folder_is_one_line_and_exit_code_2() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = bp(&["convert", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("manifest.json") && err.contains("output folder"), "{err}");
+
+    let folder = l1_output_folder();
+    std::os::unix::fs::symlink("/etc/hostname", folder.path().join("testnet/link")).unwrap();
+    let out = bp(&["convert", folder.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("testnet/link") && err.contains("symbolic link"), "{err}");
+}
+
+/// `unpack`, the Pod's first step: a missing part or another digest is one line, exit 2,
+/// and nothing is unpacked.
+#[test]
+fn unpack_refuses_missing_or_changed_parts() {
+    let parts = tempfile::tempdir().unwrap();
+    let storage = tempfile::tempdir().unwrap();
+    std::fs::write(parts.path().join("part-000"), b"bundle bytes").unwrap();
+    let good = bp_generator::bundle::digest(b"bundle bytes");
+    let run = |digest: &str, secrets: &str| {
+        bp(&[
+            "unpack",
+            "--digest",
+            digest,
+            "--secrets",
+            secrets,
+            "--parts",
+            parts.path().to_str().unwrap(),
+            "--storage",
+            storage.path().to_str().unwrap(),
+        ])
+    };
+    let out = run(&good, "a-0,a-1");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "bp-generator: unpack: artifacts bundle part 1 (Secret a-1, key bundle.part) is missing"
+    );
+    let out = run(&format!("sha256:{}", "0".repeat(64)), "a-0");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("a Secret changed since it was made"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(storage.path()).unwrap().count(), 0, "nothing unpacked");
+}

@@ -307,11 +307,11 @@ async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<A
 
 /// The spec can be rendered (or, when `generate` produces the services, is well-formed).
 fn check_spec(pg: &BuilderPlayground, native_sidecars: bool) -> Result<(), String> {
-    if pg.spec.generate.is_some() && pg.spec.services.is_empty() {
+    if pg.spec.generation().is_some() && pg.spec.services.is_empty() {
         let errors = validate(&pg.spec);
         return if errors.is_empty() { Ok(()) } else { Err(SpecErrors(errors).to_string()) };
     }
-    render(pg, &RenderOptions { native_sidecars, artifacts_subdir: None }).map(|_| ()).map_err(|e| e.to_string())
+    render(pg, &RenderOptions { native_sidecars, ..RenderOptions::default() }).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The rendered PodSpec of `hash`, if its ConfigMap exists. A metadata-only read tells

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use bp_generator::Rendered;
 use bp_generator::api::{BuilderPlaygroundStatus, Condition, Phase, ServiceStatus};
+use bp_generator::bundle::UNPACK_CONTAINER;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
 pub const READY: &str = "Ready";
@@ -24,6 +25,20 @@ pub enum Stage<'a> {
     GeneratorFailed { job: String, message: String },
     /// The PodSpec is rendered; the Pod may or may not exist yet.
     Deployed { job: String, configmap: String, rendered: &'a Rendered, pod: Option<&'a Pod> },
+}
+
+/// Why the Pod's artifacts bundle could not be unpacked, if its unpack step failed and has not
+/// succeeded since.
+fn unpack_failure(pod: &Pod) -> Option<String> {
+    let st = pod.status.as_ref()?.init_container_statuses.as_ref()?.iter().find(|c| c.name == UNPACK_CONTAINER)?;
+    let terminated = |s: Option<&k8s_openapi::api::core::v1::ContainerState>| s.and_then(|s| s.terminated.clone());
+    let now = terminated(st.state.as_ref());
+    if now.as_ref().is_some_and(|t| t.exit_code == 0) {
+        return None;
+    }
+    let failed = now.or_else(|| terminated(st.last_state.as_ref())).filter(|t| t.exit_code != 0)?;
+    let why = failed.message.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("no message");
+    Some(format!("the artifacts bundle could not be unpacked (exit code {}): {why}", failed.exit_code))
 }
 
 /// Computes the new status from the stage and the previous status.
@@ -90,7 +105,11 @@ pub fn compute(
                 }
                 None => set(DEPLOYED, false, "Deploying", "creating the Pod".into()),
             }
-            if total > 0 && ready.len() == total {
+            if let Some(message) = pod.and_then(unpack_failure) {
+                // No service starts without its artifacts: say why, not which services wait.
+                status.phase = Some(Phase::Failed);
+                set(READY, false, "ArtifactsUnpackFailed", message);
+            } else if total > 0 && ready.len() == total {
                 status.phase = Some(Phase::Running);
                 set(READY, true, "AllServicesReady", format!("{total}/{total} services ready"));
             } else {
@@ -350,5 +369,38 @@ mod tests {
             ("False", "GeneratorFailed", "boom")
         );
         assert_eq!(s.generator_job.as_deref(), Some("l1-gen-1"));
+    }
+
+    #[test]
+    fn a_failed_unpack_fails_the_playground_with_its_message_until_it_succeeds() {
+        let r = rendered();
+        let terminated = |code: i32, message: &str| ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                message: Some(message.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let waiting = ContainerState { waiting: Some(ContainerStateWaiting::default()), ..Default::default() };
+        let mut p = pod(vec![cs("el", false, 0, waiting.clone()), cs("el-healthmon", false, 0, waiting.clone())]);
+        let why = "bp-generator: unpack: artifacts bundle part 1 (Secret l1-artifacts-1, key bundle.part) is missing";
+        let mut unpack = cs(UNPACK_CONTAINER, false, 1, waiting);
+        unpack.last_state = Some(terminated(2, why));
+        p.status.as_mut().unwrap().init_container_statuses = Some(vec![unpack.clone()]);
+        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let s = compute(&stage, None, Some(1), "T1");
+        assert_eq!(s.phase, Some(Phase::Failed));
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ArtifactsUnpackFailed"));
+        assert_eq!(ready.message, format!("the artifacts bundle could not be unpacked (exit code 2): {why}"));
+        // Unpacked at last (exit 0 now, an old failure in lastState): the services decide again.
+        unpack.state = Some(terminated(0, "unpacked 3 artifact files"));
+        p.status.as_mut().unwrap().init_container_statuses = Some(vec![unpack]);
+        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let s = compute(&stage, None, Some(1), "T1");
+        assert_eq!(s.phase, Some(Phase::Deploying));
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.reason, "ServicesNotReady");
     }
 }

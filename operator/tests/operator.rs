@@ -266,7 +266,8 @@ async fn generator_failure_is_reported() {
     let client = client().await;
     let ns = env.cluster.create_namespace("genfail").await.unwrap();
     let mut pg = example("examples/l1.yaml", "gen", &ns);
-    pg.spec.generate = Some(GenerateSpec { image: FAILING_BP_IMAGE.into(), args: vec!["cook".into(), "nope".into()] });
+    pg.spec.generate =
+        Some(GenerateSpec { image: Some(FAILING_BP_IMAGE.into()), args: vec!["cook".into(), "nope".into()] });
     pg.spec.services.clear();
     apply(&client, &pg).await;
     let got = wait_condition(&client, &ns, "gen", "Generated", "False", Some("GeneratorFailed"), READY_TIMEOUT).await;

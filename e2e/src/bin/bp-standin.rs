@@ -38,7 +38,14 @@ const EXIT_ENV: &str = "BP_STANDIN_EXIT";
 #[derive(Debug, PartialEq, Eq)]
 enum Role {
     Pause,
-    StandIn { program: String, args: Vec<String> },
+    /// builder-playground's `start <recipe> --dry-run --output DIR`, from recorded output.
+    BuilderPlayground {
+        args: Vec<String>,
+    },
+    StandIn {
+        program: String,
+        args: Vec<String>,
+    },
 }
 
 fn role(argv: &[String]) -> Role {
@@ -47,6 +54,9 @@ fn role(argv: &[String]) -> Role {
     let rest = argv.get(1..).unwrap_or_default();
     if program == "pause" {
         return Role::Pause;
+    }
+    if program == "builder-playground" {
+        return Role::BuilderPlayground { args: rest.to_vec() };
     }
     if program == "bp-standin" {
         match rest.first().map(String::as_str) {
@@ -72,6 +82,13 @@ fn main() {
             wait_for_termination(&signals, "pause");
         }
         Role::StandIn { program, args } => stand_in(&signals, &program, &args),
+        Role::BuilderPlayground { args } => match builder_playground(&args, std::path::Path::new(RECORDED_OUTPUT)) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("builder-playground: {e}");
+                exit(1);
+            }
+        },
     }
 }
 
@@ -111,6 +128,59 @@ fn stand_in(signals: &SigSet, program: &str, args: &[String]) {
         std::thread::spawn(move || serve(listener));
     }
     wait_for_termination(signals, program);
+}
+
+// ---------------------------------------------------------------------------------------------
+// builder-playground
+
+/// Where the image keeps builder-playground's recorded output, one directory per recipe.
+const RECORDED_OUTPUT: &str = "/usr/share/bp-standin/builder-playground";
+
+/// Stands in for `builder-playground start|cook <recipe> [flags] --dry-run --output DIR`: it
+/// copies the output the real builder-playground wrote for that recipe (recorded when the
+/// image was built) into DIR, as builder-playground does: DIR is removed first.
+fn builder_playground(args: &[String], recorded: &std::path::Path) -> Result<String, String> {
+    let (command, recipe) = match args {
+        [c, r, ..] if c == "start" || c == "cook" => (c.as_str(), r.as_str()),
+        _ => return Err(format!("the stand-in runs `start <recipe>` (or `cook <recipe>`), not {args:?}")),
+    };
+    if !args.iter().any(|a| a == "--dry-run") {
+        return Err("the stand-in only runs with --dry-run".into());
+    }
+    let output = args
+        .iter()
+        .position(|a| a == "--output")
+        .and_then(|i| args.get(i + 1))
+        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--output=").map(|_| a)))
+        .map(|o| o.strip_prefix("--output=").unwrap_or(o))
+        .ok_or("--output DIR is required")?;
+    let source = recorded.join(recipe);
+    if !source.is_dir() {
+        return Err(format!("unknown recipe {recipe:?}"));
+    }
+    let output = std::path::Path::new(output);
+    let _ = std::fs::remove_dir_all(output);
+    let files = copy_tree(&source, output).map_err(|e| format!("writing {}: {e}", output.display()))?;
+    Ok(format!(
+        "bp-standin: stand-in for builder-playground {command} {recipe}: wrote {files} files of its recorded output into {}",
+        output.display()
+    ))
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> io::Result<usize> {
+    std::fs::create_dir_all(to)?;
+    let mut files = 0;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            files += copy_tree(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+            files += 1;
+        }
+    }
+    Ok(files)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -894,10 +964,40 @@ mod tests {
     }
 
     #[test]
+    fn builder_playground_copies_the_recorded_output_of_the_recipe() {
+        let recorded = std::env::temp_dir().join(format!("bp-standin-rec-{}", std::process::id()));
+        std::fs::create_dir_all(recorded.join("l1/testnet")).unwrap();
+        std::fs::write(recorded.join("l1/manifest.json"), "{}").unwrap();
+        std::fs::write(recorded.join("l1/testnet/config.yaml"), "x").unwrap();
+        let out = recorded.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("stale"), "old").unwrap();
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = out.to_str().unwrap();
+        let line =
+            builder_playground(&args(&["start", "l1", "--genesis-delay", "60", "--dry-run", "--output", o]), &recorded)
+                .unwrap();
+        assert!(line.contains("wrote 2 files"), "{line}");
+        assert_eq!(std::fs::read_to_string(out.join("testnet/config.yaml")).unwrap(), "x");
+        assert!(!out.join("stale").exists(), "the output directory is replaced, as builder-playground does");
+        let err = builder_playground(&args(&["start", "nope", "--dry-run", "--output", o]), &recorded).unwrap_err();
+        assert_eq!(err, "unknown recipe \"nope\"");
+        assert!(
+            builder_playground(&args(&["start", "l1", "--output", o]), &recorded).unwrap_err().contains("--dry-run")
+        );
+        assert!(builder_playground(&args(&["start", "l1", "--dry-run"]), &recorded).unwrap_err().contains("--output"));
+        std::fs::remove_dir_all(&recorded).unwrap();
+    }
+
+    #[test]
     fn roles() {
         let role_of = |a: &[&str]| role(&args(a));
         assert_eq!(role_of(&["/pause"]), Role::Pause);
         assert_eq!(role_of(&["bp-standin", "pause"]), Role::Pause);
+        assert_eq!(
+            role_of(&["/usr/local/bin/builder-playground", "start", "l1"]),
+            Role::BuilderPlayground { args: args(&["start", "l1"]) }
+        );
         assert_eq!(
             role_of(&["/usr/local/bin/reth", "node", "--port", "1"]),
             Role::StandIn { program: "reth".into(), args: args(&["node", "--port", "1"]) }

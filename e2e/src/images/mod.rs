@@ -2,9 +2,10 @@
 //!
 //! [`build_archive`] writes an OCI image-layout tar (`oci-layout`, `index.json`,
 //! `blobs/sha256/…`) that `ctr images import` accepts, and [`import`] runs that import. Layers
-//! are deterministic tars (sorted, owned by 0:0, fixed mtime, parent directories added) and
-//! uncompressed, so the same [`Layer`] always has the same digest and images that share a
-//! layer share it in containerd's content store.
+//! are deterministic tars, written with the `tar` crate through [`tar::append`] (sorted, owned
+//! by 0:0, fixed mtime, parent directories added) and uncompressed, so the same [`Layer`]
+//! always has the same digest and images that share a layer share it in containerd's content
+//! store.
 //!
 //! Everything is cached under one directory (by default [`default_cache_dir`]):
 //! - `blobs/sha256/<hex>`: layer tars, found again through `layers/<key>`, where the key hashes
@@ -27,20 +28,19 @@ pub mod tar;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use ::tar::{Archive, Builder, EntryType};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub use clients::{ABSOLUTE_ENTRYPOINTS, CLIENTS};
-
-use self::tar::Kind;
 
 /// One file in a layer. Paths are absolute paths in the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +171,9 @@ const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const MEDIA_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Bumped when the layer tar format changes, so cached layers are not reused across it.
-const LAYER_FORMAT: &str = "bp-e2e-layer-v1";
+/// Bumped when the layer tar format changes, so cached layers are not reused across it (v2: the
+/// `tar` crate's PAX header for names over 100 bytes; other layers kept their bytes).
+const LAYER_FORMAT: &str = "bp-e2e-layer-v2";
 
 /// `<bp-e2e cache>/images` (`~/.cache/bp-e2e/images`, or under `$BP_E2E_CACHE`).
 pub fn default_cache_dir() -> PathBuf {
@@ -265,22 +266,21 @@ pub fn build_archive(spec: &ImageSpec, cache_dir: &Path) -> Result<PathBuf> {
         blobs.insert(hex_of(&l.digest).to_string(), BlobSource::File(&l.path, l.size));
     }
     write_atomically(&archive, |out| {
-        tar::write_file(out, "oci-layout", 0o644, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        tar::write_file(out, "index.json", 0o644, &index)?;
-        tar::write_header(out, "blobs", Kind::Dir, 0o755, 0, "")?;
-        tar::write_header(out, "blobs/sha256", Kind::Dir, 0o755, 0, "")?;
+        let mut out = Builder::new(out);
+        tar::append_bytes(&mut out, "oci-layout", 0o644, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        tar::append_bytes(&mut out, "index.json", 0o644, &index)?;
+        for dir in ["blobs", "blobs/sha256"] {
+            tar::append(&mut out, dir, EntryType::Directory, 0o755, "", 0, io::empty())?;
+        }
         for (hex, blob) in &blobs {
             let path = format!("blobs/sha256/{hex}");
             match blob {
-                BlobSource::Bytes(data) => tar::write_file(out, &path, 0o644, data)?,
-                BlobSource::File(source, size) => {
-                    tar::write_header(out, &path, Kind::File, 0o644, *size, "")?;
-                    copy_exact(source, *size, out)?;
-                    tar::write_padding(out, *size)?;
-                }
+                BlobSource::Bytes(data) => tar::append_bytes(&mut out, &path, 0o644, data)?,
+                BlobSource::File(source, size) => append_file(&mut out, &path, 0o644, source, *size)?,
             }
         }
-        Ok(tar::write_end(out)?)
+        out.into_inner()?;
+        Ok(())
     })
     .with_context(|| format!("image {first}: writing {}", archive.display()))?;
     prune(cache_dir, PRUNE_AFTER);
@@ -329,10 +329,19 @@ pub fn import(ctr_socket: &Path, archive: &Path) -> Result<()> {
 /// The image names (`io.containerd.image.name`) an archive's `index.json` lists.
 pub fn archive_names(archive: &Path) -> Result<Vec<String>> {
     let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
-    let entries = tar::read_entries(io::BufReader::new(file), |p| p == "index.json")
-        .with_context(|| format!("reading {}", archive.display()))?;
-    let index =
-        entries.into_iter().find_map(|e| e.data).with_context(|| format!("{}: no index.json", archive.display()))?;
+    let index = (|| -> io::Result<Option<Vec<u8>>> {
+        for entry in Archive::new(io::BufReader::new(file)).entries()? {
+            let mut entry = entry?;
+            if *entry.path_bytes() == *b"index.json" {
+                let mut index = Vec::new();
+                entry.read_to_end(&mut index)?;
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
+    })()
+    .with_context(|| format!("reading {}", archive.display()))?
+    .with_context(|| format!("{}: no index.json", archive.display()))?;
     let index: Value = serde_json::from_slice(&index).with_context(|| format!("{}: index.json", archive.display()))?;
     let names = index["manifests"]
         .as_array()
@@ -382,21 +391,20 @@ pub fn build_layer(layer: &Layer, cache_dir: &Path) -> Result<LayerBlob> {
     fs::create_dir_all(&blobs).with_context(|| format!("creating {}", blobs.display()))?;
     let tmp = temp_path(&blobs);
     let written = (|| -> Result<()> {
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut out = Builder::new(BufWriter::with_capacity(1 << 20, File::create(&tmp)?));
         for (path, node) in &nodes {
             match node {
-                Node::Dir { mode } => tar::write_header(&mut out, path, Kind::Dir, *mode, 0, "")?,
-                Node::Symlink { target } => tar::write_header(&mut out, path, Kind::Symlink, 0o777, 0, target)?,
-                Node::Bytes { data, mode } => tar::write_file(&mut out, path, *mode, data)?,
+                Node::Dir { mode } => tar::append(&mut out, path, EntryType::Directory, *mode, "", 0, io::empty())?,
+                Node::Symlink { target } => {
+                    tar::append(&mut out, path, EntryType::Symlink, 0o777, target, 0, io::empty())?
+                }
+                Node::Bytes { data, mode } => tar::append_bytes(&mut out, path, *mode, data)?,
                 Node::File { source, mode, size, .. } => {
-                    tar::write_header(&mut out, path, Kind::File, *mode, *size, "")?;
-                    copy_exact(source, *size, &mut out).with_context(|| format!("/{path}"))?;
-                    tar::write_padding(&mut out, *size)?;
+                    append_file(&mut out, path, *mode, source, *size).with_context(|| format!("/{path}"))?
                 }
             }
         }
-        tar::write_end(&mut out)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        out.into_inner()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(())
     })();
     if let Err(e) = written {
@@ -476,13 +484,14 @@ fn relative(path: &str) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-/// Copies exactly `size` bytes of `source` into `out`; a file that changed size is an error.
-fn copy_exact(source: &Path, size: u64, out: &mut impl Write) -> Result<()> {
+/// Appends `source` as a regular file of `size` bytes; a file that changed size is an error
+/// (the archive being written is then discarded).
+fn append_file(out: &mut Builder<impl Write>, path: &str, mode: u32, source: &Path, size: u64) -> Result<()> {
     let mut file = File::open(source).with_context(|| format!("opening {}", source.display()))?;
-    let copied = io::copy(&mut (&mut file).take(size), out).with_context(|| format!("reading {}", source.display()))?;
-    let mut extra = [0u8; 1];
+    tar::append(out, path, EntryType::Regular, mode, "", size, (&mut file).take(size))
+        .with_context(|| format!("reading {}", source.display()))?;
     ensure!(
-        copied == size && file.read(&mut extra)? == 0,
+        file.stream_position()? == size && file.read(&mut [0u8; 1])? == 0,
         "{} changed while the image was built (expected {size} bytes)",
         source.display()
     );
@@ -521,18 +530,9 @@ fn content_hash(source: &Path, memo_dir: &Path) -> Result<(String, u64)> {
     Ok((hex, md.len()))
 }
 
-/// sha256 (hex) of a file. Large files go through coreutils' `sha256sum`: the sha2 crate in an
-/// unoptimized (test) build hashes about 60 MB/s, sha256sum about 500 MB/s.
+/// sha256 (hex) of a file. The workspace builds sha2 optimized even in dev and test profiles
+/// (root `Cargo.toml`), so this is fast in tests too.
 fn sha256_file(path: &Path) -> Result<String> {
-    let len = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
-    if len >= 4 << 20
-        && let Ok(out) = Command::new("sha256sum").arg("--").arg(path).output()
-        && out.status.success()
-        && let Some(hex) = out.stdout.get(..64).and_then(|h| std::str::from_utf8(h).ok())
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Ok(hex.to_string());
-    }
     let mut hasher = Sha256::new();
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;

@@ -2,6 +2,7 @@
 
 use bp_generator::BuilderPlayground;
 use bp_generator::api::ARTIFACTS_DIR;
+use bp_generator::bundle::{self, root_without_capabilities};
 use bp_generator::cluster::{artifacts_subdir, generator_job_name, short_hash};
 use bp_generator::podspec::artifacts_volume;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -45,36 +46,49 @@ pub fn build(pg: &BuilderPlayground, hash: &str, service_account: &str, config: 
     if !config.native_sidecars {
         args.push("--no-native-sidecars".into());
     }
+    // The Pod's unpack step runs this image too.
+    args.extend(["--unpack-image".into(), config.image.clone()]);
     let mut init_containers = Vec::new();
-    let mut volumes = None;
-    let mut mounts = None;
-    if let Some(generate) = &pg.spec.generate {
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    if let Some(generate) = &pg.spec.generation() {
         // builder-playground removes its output directory first, so it gets a fresh
         // subdirectory, never the mount point itself.
         let output = format!("{ARTIFACTS_DIR}/{}", artifacts_subdir(hash));
-        let mut bp_args = generate.args.clone();
+        let mut bp_args = pg.spec.generate_args(generate);
         bp_args.extend(["--dry-run".into(), "--output".into(), output.clone()]);
         let mount =
             vec![VolumeMount { name: "artifacts".into(), mount_path: ARTIFACTS_DIR.into(), ..Default::default() }];
         init_containers.push(Container {
             name: "builder-playground".into(),
-            image: Some(generate.image.clone()),
+            // The operator's image carries builder-playground unless another is named.
+            image: Some(generate.image.clone().unwrap_or_else(|| config.image.clone())),
             command: Some(vec!["builder-playground".into()]),
             args: Some(bp_args),
             volume_mounts: Some(mount.clone()),
             termination_message_policy: Some("FallbackToLogsOnError".into()),
+            // The storage (a hostPath or a fresh claim) belongs to root: it writes as root,
+            // with no capabilities and a read-only root filesystem.
+            security_context: Some(root_without_capabilities()),
             ..Default::default()
         });
         args.extend(["--manifest".into(), format!("{output}/manifest.json")]);
-        volumes = Some(vec![artifacts_volume(pg)]);
-        mounts = Some(mount);
+        volumes.push(artifacts_volume(pg));
+        mounts.extend(mount);
+    }
+    if let Some(artifacts) = &pg.spec.artifacts {
+        // Optional sources: a missing Secret is reported by the generator, by name, instead of
+        // holding the Job's Pod in ContainerCreating.
+        volumes.push(bundle::parts_volume(artifacts, true));
+        mounts.push(bundle::parts_mount());
+        args.extend(["--bundle".into(), bundle::PARTS_DIR.into()]);
     }
     let generator = Container {
         name: "generator".into(),
         image: Some(config.image.clone()),
         command: Some(vec!["bp-generator".into()]),
         args: Some(args),
-        volume_mounts: mounts,
+        volume_mounts: Some(mounts).filter(|m| !m.is_empty()),
         // The last log line is the reason of a failure; it becomes the Generated condition.
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..restricted_container()
@@ -91,7 +105,7 @@ pub fn build(pg: &BuilderPlayground, hash: &str, service_account: &str, config: 
                     restart_policy: Some("Never".into()),
                     init_containers: Some(init_containers).filter(|c| !c.is_empty()),
                     containers: vec![generator],
-                    volumes,
+                    volumes: Some(volumes).filter(|v| !v.is_empty()),
                     enable_service_links: Some(false),
                     ..Default::default()
                 }),
@@ -127,7 +141,10 @@ mod tests {
         let c = &pod.containers[0];
         assert_eq!(c.image.as_deref(), Some("op:1"));
         assert_eq!(c.command.as_deref(), Some(&["bp-generator".to_owned()][..]));
-        assert_eq!(c.args.as_ref().unwrap(), &["job", "--namespace", "dev", "--name", "l1", "--hash", &hash]);
+        assert_eq!(
+            c.args.as_ref().unwrap(),
+            &["job", "--namespace", "dev", "--name", "l1", "--hash", &hash, "--unpack-image", "op:1"]
+        );
         assert_eq!(c.termination_message_policy.as_deref(), Some("FallbackToLogsOnError"));
         assert!(pod.init_containers.is_none() && pod.volumes.is_none());
     }
@@ -135,7 +152,7 @@ mod tests {
     #[test]
     fn generate_runs_builder_playground_first_into_a_fresh_directory() {
         let mut pg = playground();
-        pg.spec.generate = Some(GenerateSpec { image: "bp:0.3".into(), args: vec!["cook".into(), "l1".into()] });
+        pg.spec.generate = Some(GenerateSpec { image: Some("bp:0.3".into()), args: vec!["cook".into(), "l1".into()] });
         let job = build(&pg, &"ab".repeat(32), "sa", &GeneratorConfig { native_sidecars: false, ..config() });
         let pod = job.spec.unwrap().template.spec.unwrap();
         let init = &pod.init_containers.unwrap()[0];
@@ -144,9 +161,64 @@ mod tests {
         let args = pod.containers[0].args.clone().unwrap();
         assert!(args.ends_with(&[
             "--no-native-sidecars".into(),
+            "--unpack-image".into(),
+            "op:1".into(),
             "--manifest".into(),
             "/artifacts/gen-abababab/manifest.json".into()
         ]));
         assert_eq!(pod.volumes.unwrap()[0].name, "artifacts");
+    }
+
+    #[test]
+    fn an_artifacts_bundle_is_mounted_for_the_generator_to_check() {
+        let mut pg = playground();
+        pg.spec.artifacts = Some(bp_generator::api::ArtifactsSpec {
+            secrets: vec!["l1-artifacts-0".into(), "l1-artifacts-1".into()],
+            digest: format!("sha256:{}", "0f".repeat(32)),
+        });
+        let pod = build(&pg, &"ab".repeat(32), "sa", &config()).spec.unwrap().template.spec.unwrap();
+        let c = &pod.containers[0];
+        assert!(c.args.as_ref().unwrap().ends_with(&["--bundle".into(), "/bundle".into()]));
+        let mount = &c.volume_mounts.as_ref().unwrap()[0];
+        assert_eq!(
+            (mount.name.as_str(), mount.mount_path.as_str(), mount.read_only),
+            ("bundle-parts", "/bundle", Some(true))
+        );
+        let volume = &pod.volumes.as_ref().unwrap()[0];
+        let sources = volume.projected.as_ref().unwrap().sources.as_ref().unwrap();
+        let parts: Vec<(String, String, Option<bool>)> = sources
+            .iter()
+            .map(|s| {
+                let secret = s.secret.as_ref().unwrap();
+                (secret.name.clone(), secret.items.as_ref().unwrap()[0].path.clone(), secret.optional)
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("l1-artifacts-0".into(), "part-000".into(), Some(true)),
+                ("l1-artifacts-1".into(), "part-001".into(), Some(true))
+            ]
+        );
+        // Checking needs no storage: nothing else is mounted.
+        assert_eq!(pod.volumes.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_recipe_only_playground_runs_the_operators_builder_playground_as_root_without_capabilities() {
+        let mut pg = playground();
+        pg.spec.services.clear();
+        pg.spec.recipe = Some("opstack".into());
+        let pod = build(&pg, &"cd".repeat(32), "sa", &config()).spec.unwrap().template.spec.unwrap();
+        let init = &pod.init_containers.unwrap()[0];
+        assert_eq!(init.image.as_deref(), Some("op:1"), "the operator's image");
+        assert_eq!(
+            init.args.as_ref().unwrap(),
+            &["start", "opstack", "--dry-run", "--output", "/artifacts/gen-cdcdcdcd"]
+        );
+        let sc = init.security_context.as_ref().unwrap();
+        assert_eq!((sc.run_as_user, sc.run_as_non_root), (Some(0), Some(false)));
+        assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_owned()][..]));
+        assert_eq!((sc.read_only_root_filesystem, sc.allow_privilege_escalation), (Some(true), Some(false)));
     }
 }
