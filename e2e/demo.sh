@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: the operator on examples/l1.yaml, from `kubectl apply` to Ready.
+# `make demo`: the operator on an L1 devnet, from `kubectl apply` to Ready. The devnet is
+# builder-playground's own output folder of `start l1 --dry-run` (the one recorded in
+# ../shared/fixtures/real-c473a6a, or BP_DEMO_OUTPUT=DIR), turned into Secrets and a
+# BuilderPlayground by `bp-generator convert DIR`; without one, examples/l1.yaml.
 #
 # With KUBECONFIG set, it uses that cluster (the generator image must be pullable there; see
 # the chart for installing the operator in a cluster). Without, it brings up the local
@@ -44,7 +47,20 @@ kubectl apply --server-side -f "$root/crds/" >/dev/null
 operator_pid=$!
 echo "demo: operator running (pid $operator_pid, metrics on http://$metrics/metrics, log $state.operator.log)"
 
-kubectl apply --server-side -f "$root/examples/l1.yaml"
+output="${BP_DEMO_OUTPUT:-}"
+recorded="$root/../shared/fixtures/real-c473a6a"
+if [ -z "$output" ] && [ -d "$recorded/l1-artifacts" ]; then
+    output="$(mktemp -d)"
+    trap 'rm -rf "$output"; cleanup' EXIT
+    cp -r "$recorded/l1-artifacts/." "$output/"
+    cp "$recorded/l1-default.manifest.json" "$output/manifest.json"
+fi
+if [ -n "$output" ]; then
+    echo "demo: $ bp-generator convert <builder-playground output folder> --name l1 | kubectl apply -f -"
+    "$bin/bp-generator" convert "$output" --name l1 2>/dev/null | kubectl apply --server-side -f -
+else
+    kubectl apply --server-side -f "$root/examples/l1.yaml"
+fi
 kubectl wait --for=condition=Ready bp/l1 --timeout=180s
 echo
 kubectl get bp
@@ -58,6 +74,11 @@ kubectl get pod l1 -o wide
 echo
 echo "demo: inside container el (a stand-in under reth's image name, see e2e/README.md), the volumes are real mounts:"
 kubectl exec l1 -c el -- sh -c 'mount | grep -E " on /(artifacts|data/jwtsecret|data_reth) " | sed "s/^/  /"; echo "  /data/jwtsecret holds $(wc -c < /data/jwtsecret) bytes"'
+if [ -n "$output" ]; then
+    echo "demo: genesis.json in the folder and in container el:"
+    echo "  $(sha256sum < "$output/genesis.json" | cut -c1-64)  $output/genesis.json"
+    echo "  $(kubectl exec l1 -c el -- sha256sum /data/genesis.json)"
+fi
 if [ "${BP_DEMO_KEEP:-0}" = 1 ]; then
     echo
     echo "demo: kept running. export KUBECONFIG=$KUBECONFIG; stop with: kill $operator_pid; $bin/bp-e2e down --state $state"

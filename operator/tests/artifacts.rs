@@ -168,10 +168,8 @@ async fn a_recipe_only_playground_is_generated_in_the_cluster() {
     let env = env().await;
     let client = client().await;
     let ns = env.cluster.create_namespace("recipe").await.unwrap();
-    let pg: bp_generator::BuilderPlayground = serde_yaml_ng::from_str(&format!(
-        "apiVersion: playground.flashbots.io/v1alpha1\nkind: BuilderPlayground\nmetadata: {{name: l1, namespace: {ns}}}\nspec: {{recipe: l1}}\n"
-    ))
-    .unwrap();
+    let pg = example("examples/recipe-l1.yaml", "l1", &ns);
+    assert!(pg.spec.services.is_empty() && pg.spec.generate.is_none(), "the example names a recipe only");
     apply(&client, &pg).await;
     let ready = wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
     let status = ready.status.unwrap();
