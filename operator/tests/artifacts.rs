@@ -36,10 +36,16 @@ fn l1_output_folder() -> tempfile::TempDir {
     dir
 }
 
-/// `bp-generator convert DIR --name N --namespace NS`, written to a file for `kubectl apply -f`.
+/// `bp-generator convert DIR --name N --namespace NS [extra]`, written to a file for
+/// `kubectl apply -f`.
 fn convert(folder: &Path, name: &str, ns: &str, into: &Path) -> PathBuf {
+    convert_with(folder, name, ns, into, &[])
+}
+
+fn convert_with(folder: &Path, name: &str, ns: &str, into: &Path, extra: &[&str]) -> PathBuf {
     let out = std::process::Command::new(target_dir().join("bp-generator"))
         .args(["convert", folder.to_str().unwrap(), "--name", name, "--namespace", ns])
+        .args(extra)
         .output()
         .unwrap();
     assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
@@ -54,9 +60,13 @@ async fn kubectl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A file as a container of the playground's Pod sees it.
+/// A file as a container of the playground's Pod `l1` sees it.
 async fn cat(ns: &str, container: &str, path: &str) -> Vec<u8> {
-    let out = env().await.cluster.kubectl(&["exec", "-n", ns, "l1", "-c", container, "--", "cat", path]).await.unwrap();
+    cat_in(ns, "l1", container, path).await
+}
+
+async fn cat_in(ns: &str, pod: &str, container: &str, path: &str) -> Vec<u8> {
+    let out = env().await.cluster.kubectl(&["exec", "-n", ns, pod, "-c", container, "--", "cat", path]).await.unwrap();
     assert!(out.status.success(), "{container}: cat {path}: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
@@ -185,4 +195,52 @@ async fn a_recipe_only_playground_is_generated_in_the_cluster() {
         std::fs::read(fixture("l1-artifacts/genesis.json")).unwrap()
     );
     env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// The bundle reaches the containers on the other storage types too: an emptyDir
+/// (ephemeral) and a claim (pvc), here bound to a PersistentVolume made for the test (the
+/// local Kubernetes has no dynamic provisioner).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bundle_reaches_the_containers_on_ephemeral_and_pvc_storage() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("storage").await.unwrap();
+    let folder = l1_output_folder();
+    let scratch = tempfile::tempdir().unwrap();
+    let class = format!("bp-e2e-static-{ns}");
+    let pv = serde_json::json!({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": class},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": class, "persistentVolumeReclaimPolicy": "Retain",
+                 "hostPath": {"path": format!("/data/bp-e2e-pv/{ns}"), "type": "DirectoryOrCreate"}}
+    });
+    let pv_file = scratch.path().join("pv.json");
+    std::fs::write(&pv_file, pv.to_string()).unwrap();
+    kubectl(&["apply", "-f", pv_file.to_str().unwrap()]).await;
+    let ephemeral = convert_with(folder.path(), "eph", &ns, scratch.path(), &["--storage-type", "ephemeral"]);
+    let pvc = convert_with(
+        folder.path(),
+        "claim",
+        &ns,
+        scratch.path(),
+        &["--storage-type", "pvc", "--storage-class", &class, "--storage-size", "1Gi"],
+    );
+    for file in [&ephemeral, &pvc] {
+        kubectl(&["apply", "-f", file.to_str().unwrap()]).await;
+    }
+    let genesis = std::fs::read(fixture("l1-artifacts/genesis.json")).unwrap();
+    for name in ["eph", "claim"] {
+        wait_condition(&client, &ns, name, "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+        assert_eq!(cat_in(&ns, name, "el", "/data/genesis.json").await, genesis, "{name}");
+    }
+    let pod = pod(&client, &ns, "eph").await.unwrap();
+    let storage = pod.spec.unwrap().volumes.unwrap().into_iter().find(|v| v.name == "artifacts").unwrap();
+    assert!(storage.empty_dir.is_some(), "{storage:?}");
+    let claim =
+        kubectl(&["get", "pvc", "-n", &ns, "claim-artifacts", "-o", "jsonpath={.status.phase} {.spec.volumeName}"])
+            .await;
+    assert_eq!(claim, format!("Bound {class}"));
+    env.cluster.delete_namespace(&ns).await.unwrap();
+    kubectl(&["delete", "pv", &class, "--wait=false"]).await;
 }
