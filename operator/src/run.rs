@@ -73,8 +73,9 @@ pub async fn run(
     // The watch marks the state ready at its first complete list. (Store::wait_until_ready is
     // not used: in kube-runtime 5 only one of several concurrent waiters is woken, and the
     // controller itself is one.)
-    let ctx = Arc::new(Context::new(client, metrics, generator, state));
-    controller::run(ctx, settings.namespace, (reader, writer), stopped(stop_rx)).await;
+    let (stores, writers) = controller::Stores::new();
+    let ctx = Arc::new(Context::new(client, metrics, generator, state, stores));
+    controller::run(ctx, settings.namespace, (reader, writer), writers, stopped(stop_rx)).await;
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("metrics server on {}: {e}", settings.metrics_addr)),

@@ -1,0 +1,180 @@
+//! Publishing what a reconcile found: the status (written only when it changed), events on
+//! transitions, the metrics that follow them, and errors surfaced on the object.
+
+use bp_generator::BuilderPlayground;
+use bp_generator::api::BuilderPlaygroundStatus;
+use bp_generator::cluster::FIELD_MANAGER;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use tracing::warn;
+
+use super::Context;
+use crate::error::{Context as _, Error};
+use crate::status::{DEPLOYED, GENERATED, READY};
+
+/// Writes the status when it changed, and tells about the transitions: events, metrics.
+pub(super) async fn publish_status(
+    pg: &BuilderPlayground,
+    ctx: &Context,
+    status: BuilderPlaygroundStatus,
+) -> Result<(), Error> {
+    let previous = pg.status.as_ref();
+    // compute() keeps timestamps of unchanged conditions, so equality means nothing to write.
+    if previous == Some(&status) {
+        return Ok(());
+    }
+    let ns = pg.namespace().unwrap_or_default();
+    let name = pg.name_any();
+    let api: Api<BuilderPlayground> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = serde_json::json!({
+        "apiVersion": BuilderPlayground::api_version(&()),
+        "kind": BuilderPlayground::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await
+        .during(|| format!("patch status of BuilderPlayground {ns}/{name}"))?;
+    for (type_, condition) in transitions(previous, &status) {
+        let warning = matches!(
+            condition.reason.as_str(),
+            "InvalidSpec" | "GeneratorFailed" | "ServicesFailing" | "PodCreatedWithWarnings"
+        );
+        if type_ == GENERATED && condition.status == "True" {
+            ctx.metrics.generator_jobs.with_label_values(&["success"]).inc();
+            observe_generator_duration(ctx, &ns, status.generator_job.as_deref());
+        }
+        if type_ == GENERATED && condition.reason == "GeneratorFailed" {
+            ctx.metrics.generator_jobs.with_label_values(&["failure"]).inc();
+        }
+        if type_ == READY && condition.status == "True" {
+            observe_time_to_ready(ctx, pg);
+        }
+        if warning || condition.status == "True" {
+            let event = Event {
+                type_: if warning { EventType::Warning } else { EventType::Normal },
+                reason: condition.reason.clone(),
+                note: Some(truncate(&condition.message, 1000)),
+                action: type_.into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &pg.object_ref(&())).await {
+                warn!(error = %e, "cannot publish event");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Conditions whose status or reason changed.
+fn transitions<'a>(
+    previous: Option<&BuilderPlaygroundStatus>,
+    status: &'a BuilderPlaygroundStatus,
+) -> Vec<(&'static str, &'a bp_generator::api::Condition)> {
+    [READY, GENERATED, DEPLOYED]
+        .into_iter()
+        .filter_map(|t| {
+            let new = status.conditions.iter().find(|c| c.type_ == t)?;
+            let old = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == t));
+            let changed = old.is_none_or(|o| o.status != new.status || o.reason != new.reason);
+            changed.then_some((t, new))
+        })
+        .collect()
+}
+
+/// The generator Job's run time, from the Job the watch has.
+fn observe_generator_duration(ctx: &Context, ns: &str, job: Option<&str>) {
+    let Some(job) = job.and_then(|j| ctx.stores.jobs.get(&ObjectRef::new(j).within(ns))) else { return };
+    if let Some(status) = &job.status
+        && let (Some(start), Some(end)) = (&status.start_time, &status.completion_time)
+    {
+        let seconds = end.0.as_millisecond() - start.0.as_millisecond();
+        ctx.metrics.generator_duration.observe(seconds as f64 / 1000.0);
+    }
+}
+
+/// From the moment the playground last stopped being ready (or was created) to now.
+fn observe_time_to_ready(ctx: &Context, pg: &BuilderPlayground) {
+    let since = pg
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
+        .and_then(|c| c.last_transition_time.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .or_else(|| pg.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    if let Some(since) = since {
+        let seconds = (k8s_openapi::jiff::Timestamp::now().as_millisecond() - since.as_millisecond()) as f64 / 1000.0;
+        ctx.metrics.time_to_ready.observe(seconds.max(0.0));
+    }
+}
+
+/// A failed reconciliation shows on the object: Ready=False with the error's reason, and a
+/// Warning event. Best effort: the cluster may be what failed.
+pub(super) async fn surface_error(pg: &BuilderPlayground, ctx: &Context, error: &Error) {
+    let message = truncate(&error.to_string(), 1000);
+    let mut status = pg.status.clone().unwrap_or_default();
+    let already =
+        status.conditions.iter().any(|c| c.type_ == READY && c.reason == error.reason() && c.message == message);
+    if !already {
+        let now = now();
+        let transition = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == READY && c.status == "False")
+            .map_or(now.clone(), |c| c.last_transition_time.clone());
+        status.conditions.retain(|c| c.type_ != READY);
+        status.conditions.insert(
+            0,
+            bp_generator::api::Condition {
+                type_: READY.into(),
+                status: "False".into(),
+                reason: error.reason().into(),
+                message: message.clone(),
+                observed_generation: pg.metadata.generation,
+                last_transition_time: transition,
+            },
+        );
+        let api: Api<BuilderPlayground> = Api::namespaced(ctx.client.clone(), &pg.namespace().unwrap_or_default());
+        let patch = serde_json::json!({
+            "apiVersion": BuilderPlayground::api_version(&()),
+            "kind": BuilderPlayground::kind(&()),
+            "status": status,
+        });
+        let _ =
+            api.patch_status(&pg.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await;
+        let event = Event {
+            type_: EventType::Warning,
+            reason: error.reason().into(),
+            note: Some(message),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&event, &pg.object_ref(&())).await;
+    }
+}
+
+pub(super) fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub(super) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_on_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h…");
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+}
