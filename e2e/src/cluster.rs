@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::core::v1::{Namespace, Node as NodeObject, ServiceAccount};
 use kube::api::{Api, DeleteParams, PostParams};
 use rand::Rng;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::DEFAULT_LOG;
 use crate::controlplane::{self, ControlPlane};
@@ -184,7 +184,8 @@ struct Ready {
 
 #[derive(Default)]
 struct Inner {
-    stop: Option<oneshot::Sender<()>>,
+    /// To the cluster thread; dropping it stops the cluster.
+    commands: Option<mpsc::UnboundedSender<Command>>,
     thread: Option<std::thread::JoinHandle<()>>,
     temp: Option<tempfile::TempDir>,
 }
@@ -237,11 +238,11 @@ impl Cluster {
         };
         let node_name = opts.node_name.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let (stop_tx, stop_rx) = oneshot::channel();
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let dir = state_dir.clone();
         let thread = std::thread::Builder::new()
             .name("bp-e2e-cluster".into())
-            .spawn(move || cluster_thread(opts, dir, ready_tx, stop_rx))
+            .spawn(move || cluster_thread(opts, dir, ready_tx, commands_rx))
             .context("spawning the cluster thread")?;
         let ready = match ready_rx.await {
             Ok(Ok(r)) => r,
@@ -266,7 +267,7 @@ impl Cluster {
             warm: ready.warm,
             images_built: ready.images_built,
             slot: slot::Addresses { index: ready.slot },
-            inner: Mutex::new(Inner { stop: Some(stop_tx), thread: Some(thread), temp }),
+            inner: Mutex::new(Inner { commands: Some(commands_tx), thread: Some(thread), temp }),
         })
     }
 
@@ -375,15 +376,34 @@ impl Cluster {
             .with_context(|| format!("running {}", kubectl.display()))
     }
 
+    /// Restarts one process of the cluster with the same flags, ports and data: a control
+    /// plane component (`etcd`, `kube-apiserver`, `kube-controller-manager`,
+    /// `kube-scheduler`) or a node daemon (`containerd`, `kubelet`, `kube-proxy`). Running
+    /// containers stay up (their shims do not depend on containerd); returns once the new
+    /// process runs, not once it is ready.
+    pub async fn restart(&self, component: &str) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self
+            .inner
+            .lock()
+            .map_err(|_| anyhow!("cluster state poisoned"))?
+            .commands
+            .as_ref()
+            .is_some_and(|c| c.send(Command::Restart(component.to_owned(), reply)).is_ok());
+        if !sent {
+            bail!("the cluster is stopped");
+        }
+        answer.await.map_err(|_| anyhow!("the cluster thread ended"))?
+    }
+
     /// Stops everything (idempotent; also done on drop).
     pub fn shutdown(&self) {
-        let (stop, thread, temp) = match self.inner.lock() {
-            Ok(mut g) => (g.stop.take(), g.thread.take(), g.temp.take()),
+        let (commands, thread, temp) = match self.inner.lock() {
+            Ok(mut g) => (g.commands.take(), g.thread.take(), g.temp.take()),
             Err(_) => return,
         };
-        if let Some(stop) = stop {
-            let _ = stop.send(());
-        }
+        // A closed channel stops the cluster thread.
+        drop(commands);
         if let Some(t) = thread {
             let _ = t.join();
         }
@@ -402,7 +422,7 @@ fn cluster_thread(
     opts: ClusterOptions,
     state: PathBuf,
     ready_tx: oneshot::Sender<Result<Ready>>,
-    stop_rx: oneshot::Receiver<()>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     // Harness logs of this cluster go to <state>/harness.log.
     let _log_guard = std::fs::File::create(state.join("harness.log")).ok().map(|f| {
@@ -432,7 +452,14 @@ fn cluster_thread(
         if ready.is_none_or(|r| ready_tx.send(Ok(r)).is_err()) {
             tracing::warn!("cluster requester went away");
         } else {
-            let _ = stop_rx.await;
+            // Until the Cluster is dropped (the channel closes).
+            while let Some(command) = commands.recv().await {
+                match command {
+                    Command::Restart(name, reply) => {
+                        let _ = reply.send(running.restart(&name));
+                    }
+                }
+            }
         }
         running.stop();
     });
@@ -446,7 +473,25 @@ struct Running {
     ready: Option<Ready>,
 }
 
+/// What the cluster thread is asked to do.
+enum Command {
+    Restart(String, oneshot::Sender<Result<()>>),
+}
+
 impl Running {
+    fn restart(&mut self, name: &str) -> Result<()> {
+        let record = match (self.cp.as_mut(), self.node.as_mut()) {
+            (Some(cp), _) if cp.procs.iter().any(|p| p.name == name) => cp.restart(name)?,
+            (_, Some(node)) => node.restart(name)?,
+            _ => bail!("no running component {name:?}"),
+        };
+        if let Some(state) = self.slot.as_ref().and_then(|s| slot::read_owner(s.addresses.index)).map(|o| o.state_dir) {
+            crate::procs::append_record(&state.join("pids"), &record)?;
+        }
+        tracing::info!(component = name, pid = record.pid, "restarted");
+        Ok(())
+    }
+
     /// The node first (its Pods get SIGTERM, then everything of it goes), then the control
     /// plane, then the slot.
     fn stop(&mut self) {

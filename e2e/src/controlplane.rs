@@ -54,6 +54,13 @@ impl ControlPlane {
         self.procs.clear();
     }
 
+    /// Restarts one component with the same flags (same ports, same etcd data).
+    pub fn restart(&mut self, name: &str) -> Result<PidRecord> {
+        let p = self.procs.iter_mut().find(|p| p.name == name).ok_or_else(|| anyhow!("no component {name:?}"))?;
+        p.restart(Duration::from_secs(10))?;
+        Ok(p.record.clone())
+    }
+
     /// Errors out if a component has exited.
     pub fn check_alive(&mut self) -> Result<()> {
         for p in &mut self.procs {

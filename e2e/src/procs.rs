@@ -163,7 +163,20 @@ pub struct ManagedProc {
     pub record: PidRecord,
     pub log: PathBuf,
     child: Child,
+    /// How it was started, to start it again ([`ManagedProc::restart`]).
+    launch: Launch,
 }
+
+/// A process's program, arguments and pre-exec steps.
+#[derive(Clone)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<String>,
+    mode: Mode,
+    pre_exec: PreExec,
+}
+
+type PreExec = std::sync::Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 impl ManagedProc {
     /// Starts `program args` with stdout and stderr appended to `log`.
@@ -181,6 +194,30 @@ impl ManagedProc {
         mode: Mode,
         pre_exec: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
     ) -> Result<Self> {
+        let launch = Launch {
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            mode,
+            pre_exec: std::sync::Arc::new(pre_exec),
+        };
+        let (child, record) = launch.start(name, log)?;
+        Ok(Self { name: name.to_string(), record, log: log.to_path_buf(), child, launch })
+    }
+
+    /// Stops it (as [`ManagedProc::stop`]) and starts it again the same way, its output
+    /// appended to the same log.
+    pub fn restart(&mut self, grace: Duration) -> Result<()> {
+        self.stop(grace);
+        let (child, record) = self.launch.start(&self.name, &self.log)?;
+        self.child = child;
+        self.record = record;
+        Ok(())
+    }
+}
+
+impl Launch {
+    fn start(&self, name: &str, log: &Path) -> Result<(Child, PidRecord)> {
+        let (program, args, mode) = (&self.program, &self.args, self.mode);
         let out = OpenOptions::new()
             .create(true)
             .append(true)
@@ -190,16 +227,19 @@ impl ManagedProc {
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
         configure(&mut cmd, mode);
-        // SAFETY: the caller guarantees `pre_exec` is async-signal-safe.
+        let pre_exec = self.pre_exec.clone();
+        // SAFETY: the caller of `spawn_with` guarantees `pre_exec` is async-signal-safe.
         unsafe {
-            cmd.pre_exec(pre_exec);
+            cmd.pre_exec(move || pre_exec());
         }
         let child = cmd.spawn().with_context(|| format!("starting {name} ({})", program.display()))?;
         let pid = child.id() as i32;
         let record = PidRecord::of(name, pid).unwrap_or(PidRecord { name: name.to_string(), pid, start_ticks: 0 });
-        Ok(Self { name: name.to_string(), record, log: log.to_path_buf(), child })
+        Ok((child, record))
     }
+}
 
+impl ManagedProc {
     pub fn pid(&self) -> i32 {
         self.record.pid
     }

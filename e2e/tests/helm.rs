@@ -55,16 +55,16 @@ const UNINSTALL: [&str; 4] = [
     "kubectl delete namespace bp-system",
 ];
 
-/// Every API call of the operator (operator/src/controller.rs), as (group, resource, verbs).
+/// Every API call of the operator (operator/src/controller/), as (group, resource, verbs).
 /// Server-side apply is a PATCH that is also authorized as a create when the object is new;
 /// the generator Role the operator creates grants get on its playground and get/create/patch
 /// on its ConfigMap, which RBAC lets the operator grant only while holding them itself.
 const OPERATOR_NEEDS: [(&str, &str, &[&str]); 12] = [
     ("playground.flashbots.io", "builderplaygrounds", &["get", "list", "watch"]),
     ("playground.flashbots.io", "builderplaygrounds/status", &["patch"]),
-    ("batch", "jobs", &["get", "list", "watch", "create", "patch", "delete"]),
+    ("batch", "jobs", &["list", "watch", "create", "patch", "delete"]),
     ("", "configmaps", &["get", "list", "watch", "create", "patch"]),
-    ("", "pods", &["get", "list", "watch", "create", "patch", "delete"]),
+    ("", "pods", &["list", "watch", "create", "patch", "delete"]),
     ("", "services", &["list", "watch", "create", "patch"]),
     ("", "secrets", &["create"]),
     ("", "persistentvolumeclaims", &["create"]),

@@ -238,3 +238,55 @@ spec:
         properties:
           spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
 "#;
+
+/// Restarting the runtime, the kubelet, etcd and the API server (what the fault test of the
+/// operator does): a running container is left alone, and the cluster carries on.
+#[tokio::test]
+async fn components_restart_and_running_containers_stay() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(ClusterOptions::default()).await.unwrap();
+    let client = c.client().unwrap();
+    let ns = c.create_namespace("restart").await.unwrap();
+    create_pod(&client, &ns, busybox_pod("steady")).await;
+    let before = wait_phase(&client, &ns, "steady", "Running").await;
+    let container = |p: &k8s_openapi::api::core::v1::Pod| {
+        let s = container_status(p, "c").unwrap();
+        (s.container_id.clone(), s.restart_count)
+    };
+    let first = container(&before);
+    for component in ["containerd", "kubelet", "etcd", "kube-apiserver", "kube-proxy"] {
+        c.restart(component).await.unwrap();
+        // The API answers again and the node reports Ready.
+        wait_for(
+            &format!("the node Ready after restarting {component}"),
+            Duration::from_secs(90),
+            async || {
+                kube::Api::<k8s_openapi::api::core::v1::Node>::all(c.client().unwrap()).get(c.node_name()).await.ok()
+            },
+            |n| {
+                let conds = n.as_ref()?.status.as_ref()?.conditions.clone()?;
+                conds.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+            },
+        )
+        .await;
+        let now = get_pod_retrying(&c, &ns, "steady").await;
+        assert_eq!(container(&now), first, "the container survived the restart of {component}");
+    }
+    // New work still runs.
+    let client = c.client().unwrap();
+    create_pod(&client, &ns, busybox_pod("after")).await;
+    wait_phase(&client, &ns, "after", "Running").await;
+    assert!(c.restart("nonexistent").await.is_err());
+    assert!(c.restart("node-namespace").await.unwrap_err().to_string().contains("cannot restart"));
+}
+
+/// A Pod read through an API server that may still be coming back.
+async fn get_pod_retrying(c: &Cluster, ns: &str, name: &str) -> k8s_openapi::api::core::v1::Pod {
+    wait_for(
+        &format!("pod {ns}/{name} readable"),
+        Duration::from_secs(60),
+        async || kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(c.client().unwrap(), ns).get(name).await.ok(),
+        |p| p.clone(),
+    )
+    .await
+}

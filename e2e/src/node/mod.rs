@@ -239,6 +239,22 @@ impl Node {
         Ok(())
     }
 
+    /// Restarts one of the node's daemons (`containerd`, `kubelet`, `kube-proxy`) in the
+    /// same namespaces and cgroup; containers keep running.
+    pub fn restart(&mut self, name: &str) -> Result<crate::procs::PidRecord> {
+        if name == "node-namespace" {
+            bail!("the namespace holder cannot restart: the node's namespaces live with it");
+        }
+        let p = self
+            .procs
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| anyhow::anyhow!("no node process {name:?}"))?;
+        p.restart(Duration::from_secs(10))?;
+        sweep::adopt(self.addresses, p.pid())?;
+        Ok(p.record.clone())
+    }
+
     /// (name, PID) of the node's processes.
     pub fn pids(&self) -> Vec<(String, i32)> {
         self.procs.iter().map(|p| (p.name.clone(), p.pid())).collect()
