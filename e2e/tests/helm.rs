@@ -262,7 +262,16 @@ async fn the_chart_renders_what_the_operator_needs() {
     sorted.sort();
     assert_eq!(
         sorted,
-        ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment", "Service", "ServiceAccount"]
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "CustomResourceDefinition",
+            "Deployment",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount"
+        ]
     );
 
     // The CRD is the generated one, kept on uninstall, owned by the release.
@@ -273,10 +282,11 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert_eq!(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep");
     assert_eq!(crd["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm");
 
-    // The Deployment: one replica, Recreate, probes, restricted, one image for both uses.
+    // The Deployment: one replica with leader election (rolling updates hand the Lease over),
+    // probes, restricted, one image for both uses.
     let deploy = one(&docs, "Deployment");
     assert_eq!(deploy["spec"]["replicas"], 1);
-    assert_eq!(deploy["spec"]["strategy"]["type"], "Recreate");
+    assert_eq!(deploy["spec"]["strategy"]["type"], "RollingUpdate");
     let pod = &deploy["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], RELEASE);
     assert_eq!(pod["automountServiceAccountToken"], true);
@@ -289,6 +299,8 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert_eq!(env_of(c, "BP_GENERATOR_IMAGE").unwrap()["value"], image, "generator Jobs run the same image");
     assert_eq!(env_of(c, "BP_METRICS_ADDR").unwrap()["value"], "0.0.0.0:8080");
     assert_eq!(env_of(c, "POD_NAME").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    assert_eq!(env_of(c, "POD_NAMESPACE").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
+    assert!(c["args"].as_array().unwrap().contains(&json!("--leader-elect")));
     assert!(env_of(c, "BP_WATCH_NAMESPACE").is_none());
     assert_eq!(c["ports"], json!([{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}]));
     assert_eq!(c["livenessProbe"]["httpGet"], json!({"path": "/healthz", "port": "metrics"}));
@@ -325,6 +337,33 @@ async fn the_chart_renders_what_the_operator_needs() {
         assert!(rule.get("nonResourceURLs").is_none(), "non-resource URLs: {rule}");
     }
     assert_grants_needs("ClusterRole", rules);
+    // Leader election: one Lease in the release namespace, created once, then read and
+    // renewed by name only.
+    let lease_role = one(&docs, "Role");
+    assert_eq!(lease_role["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(
+        lease_role["rules"],
+        json!([
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+             "resourceNames": ["builder-playground-operator"], "verbs": ["get", "patch"]}
+        ])
+    );
+    let lease_binding = one(&docs, "RoleBinding");
+    assert_eq!(lease_binding["roleRef"]["name"], lease_role["metadata"]["name"]);
+    assert_eq!(lease_binding["subjects"], binding["subjects"]);
+    // Without it: Recreate, so that two replicas never reconcile at once, and no Lease Role.
+    let single = render(&["--set", "leaderElection.enabled=false"]).await;
+    let deploy_single = one(&single, "Deployment");
+    assert_eq!(deploy_single["spec"]["strategy"]["type"], "Recreate");
+    assert!(
+        !deploy_single["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--leader-elect"))
+    );
+    assert!(kind(&single, "Role").is_empty());
+    assert_eq!(one(&render(&["--set", "replicaCount=2"]).await, "Deployment")["spec"]["replicas"], 2);
 
     // Options: watch one namespace, a ServiceMonitor with the labels a Prometheus selects,
     // an image by digest.
@@ -341,9 +380,14 @@ async fn the_chart_renders_what_the_operator_needs() {
     ])
     .await;
     assert!(kind(&docs, "ClusterRole").is_empty() && kind(&docs, "ClusterRoleBinding").is_empty());
-    assert_eq!(one(&docs, "Role")["metadata"]["namespace"], "devnets");
-    assert_grants_needs("Role", one(&docs, "Role")["rules"].as_array().unwrap());
-    assert_eq!(one(&docs, "RoleBinding")["metadata"]["namespace"], "devnets");
+    let in_devnets = |k: &str| {
+        let found: Vec<&Value> =
+            kind(&docs, k).into_iter().filter(|d| d["metadata"]["namespace"] == "devnets").collect();
+        assert_eq!(found.len(), 1, "one {k} in devnets");
+        found[0].clone()
+    };
+    assert_grants_needs("Role", in_devnets("Role")["rules"].as_array().unwrap());
+    in_devnets("RoleBinding");
     let c = &one(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(env_of(c, "BP_WATCH_NAMESPACE").unwrap()["value"], "devnets");
     let by_digest = format!("{IMAGE}@{digest}");

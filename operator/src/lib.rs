@@ -7,6 +7,7 @@
 pub mod children;
 pub mod controller;
 pub mod error;
+pub mod leader;
 pub mod metrics;
 pub mod run;
 pub mod security;

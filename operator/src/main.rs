@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use bp_operator::leader::LeaderElection;
 use bp_operator::run::{Settings, run};
 use clap::Parser;
 use tracing::error;
@@ -25,6 +26,23 @@ struct Args {
     /// Seconds a generator Job may run.
     #[arg(long, default_value_t = 600)]
     generator_deadline: i64,
+    /// Reconcile only while holding the leader Lease, so that several replicas can run.
+    #[arg(long, env = "BP_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the leader Lease (the chart sets the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    leader_election_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "builder-playground-operator")]
+    leader_election_lease: String,
+}
+
+/// Who this replica is in the election: its Pod's name, else host and process.
+fn identity() -> String {
+    std::env::var("POD_NAME").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
 }
 
 fn main() -> ExitCode {
@@ -44,6 +62,11 @@ fn main() -> ExitCode {
         generator_backoff_limit: args.generator_backoff_limit,
         generator_deadline_seconds: args.generator_deadline,
         kube_config: None,
+        leader_election: args.leader_elect.then(|| LeaderElection {
+            namespace: args.leader_election_namespace,
+            lease: args.leader_election_lease,
+            identity: identity(),
+        }),
     };
     match runtime.block_on(run(settings, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

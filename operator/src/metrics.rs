@@ -23,6 +23,8 @@ pub struct Metrics {
     pub generator_duration: Histogram,
     pub time_to_ready: Histogram,
     pub api_requests: IntCounterVec,
+    /// 1 while this replica reconciles (holds the leader Lease, or runs without election).
+    pub leader: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -67,6 +69,11 @@ impl Metrics {
         registry.register(Box::new(generator_duration.clone()))?;
         registry.register(Box::new(time_to_ready.clone()))?;
         registry.register(Box::new(api_requests.clone()))?;
+        let leader = prometheus::IntGauge::new(
+            "bp_leader",
+            "1 while this replica reconciles: it holds the leader Lease, or runs without leader election.",
+        )?;
+        registry.register(Box::new(leader.clone()))?;
         registry.register(Box::new(PlaygroundCollector::new(store)?))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
@@ -79,6 +86,7 @@ impl Metrics {
             generator_duration,
             time_to_ready,
             api_requests,
+            leader,
         })
     }
 

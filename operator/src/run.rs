@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::children::job::GeneratorConfig;
 use crate::controller::{self, Context};
+use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, ServerState};
 
@@ -26,6 +27,8 @@ pub struct Settings {
     pub generator_deadline_seconds: i64,
     /// Cluster access; inferred (KUBECONFIG, in-cluster) when `None`.
     pub kube_config: Option<kube::Config>,
+    /// Reconcile only while holding this Lease (several replicas); `None`: always.
+    pub leader_election: Option<LeaderElection>,
 }
 
 /// Runs until `shutdown` resolves, then lets in-flight reconciliations finish.
@@ -64,6 +67,24 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
 
+    // A follower serves metrics and health (and is ready: it can take over) until it holds
+    // the Lease; then its readiness is the playground watch's, as for a single replica.
+    let leading = match &settings.leader_election {
+        None => None,
+        Some(election) => {
+            state.ready.store(true, std::sync::atomic::Ordering::Release);
+            info!(lease = %format!("{}/{}", election.namespace, election.lease), identity = %election.identity, "waiting for the leader Lease");
+            let acquired = tokio::select! {
+                acquired = leader::acquire(client.clone(), election) => acquired?,
+                () = stopped(stop_rx.clone()) => return finish(server, settings.metrics_addr).await,
+            };
+            info!("holding the leader Lease: reconciling");
+            state.ready.store(false, std::sync::atomic::Ordering::Release);
+            Some(acquired)
+        }
+    };
+    metrics.leader.set(1);
+
     let generator = GeneratorConfig {
         image: settings.generator_image,
         native_sidecars,
@@ -74,11 +95,40 @@ pub async fn run(
     // not used: in kube-runtime 5 only one of several concurrent waiters is woken, and the
     // controller itself is one.)
     let (stores, writers) = controller::Stores::new();
-    let ctx = Arc::new(Context::new(client, metrics, generator, state, stores));
-    controller::run(ctx, settings.namespace, (reader, writer), writers, stopped(stop_rx)).await;
+    let ctx = Arc::new(Context::new(client, metrics.clone(), generator, state, stores));
+    let Some(leading) = leading else {
+        controller::run(ctx, settings.namespace, (reader, writer), writers, stopped(stop_rx)).await;
+        return finish(server, settings.metrics_addr).await;
+    };
+    let (lost_tx, lost_rx) = watch::channel(false);
+    let watch_lease = tokio::spawn(async move {
+        leader::lost(leading).await;
+        let _ = lost_tx.send(true);
+    });
+    let stop = {
+        let (stop, lost) = (stopped(stop_rx), stopped(lost_rx.clone()));
+        async move {
+            tokio::select! {
+                () = stop => {}
+                () = lost => {}
+            }
+        }
+    };
+    controller::run(ctx, settings.namespace, (reader, writer), writers, stop).await;
+    watch_lease.abort();
+    metrics.leader.set(0);
+    if *lost_rx.borrow() {
+        // Reconciling on could race the new leader: stop, and come back as a follower.
+        return Err("lost the leader Lease: exiting so that this replica restarts as a follower".into());
+    }
+    finish(server, settings.metrics_addr).await
+}
+
+/// Waits for the metrics server to stop.
+async fn finish(server: tokio::task::JoinHandle<std::io::Result<()>>, addr: SocketAddr) -> Result<(), String> {
     match server.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("metrics server on {}: {e}", settings.metrics_addr)),
+        Ok(Err(e)) => Err(format!("metrics server on {addr}: {e}")),
         Err(e) => Err(format!("metrics server task: {e}")),
     }
 }

@@ -75,6 +75,7 @@ pub async fn env() -> &'static Env {
             generator_backoff_limit: 0,
             generator_deadline_seconds: 120,
             kube_config: Some(cluster.config()),
+            leader_election: None,
         };
         // Its own thread and runtime: tests come and go, the operator stays for the binary.
         std::thread::spawn(move || {
