@@ -114,6 +114,11 @@ pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.35";
 pub const STANDIN_PATH: &str = "PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin";
 /// Where the stand-in binary lives in its images.
 pub const STANDIN_BIN: &str = "/usr/local/bin/bp-standin";
+/// In the stand-in image, file problems are warnings, not failures (bp-standin's
+/// `BP_STANDIN_FILES`): the examples' services-only playgrounds carry no artifacts yet, so their
+/// `/data/genesis.json` is an empty directory. Flags, listeners, peers and the JWT are checked
+/// all the same; a container with `BP_STANDIN_FILES=check` gets the file checks too.
+pub const STANDIN_FILES_WARN: &str = "BP_STANDIN_FILES=warn";
 /// Files unused this long are pruned from the cache.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
 
@@ -837,7 +842,7 @@ pub fn standin_image(standin: &Path, names: &[String]) -> Result<ImageSpec> {
         names: names.to_vec(),
         layers: vec![busybox_layer()?, standin_layer(standin)?, client_links()],
         entrypoint: vec![STANDIN_BIN.into()],
-        env: vec![STANDIN_PATH.into()],
+        env: vec![STANDIN_PATH.into(), STANDIN_FILES_WARN.into()],
         working_dir: Some("/".into()),
         ..ImageSpec::default()
     })

@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::Context;
-use crate::error::{Context as _, Error};
+use crate::error::Error;
 use crate::status::{DEPLOYED, GENERATED, READY};
 
 /// Writes the status when it changed, and tells about the transitions: events, metrics.
@@ -33,9 +33,14 @@ pub(super) async fn publish_status(
         "kind": BuilderPlayground::kind(&()),
         "status": status,
     });
-    api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .during(|| format!("patch status of BuilderPlayground {ns}/{name}"))?;
+    match api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await {
+        Ok(_) => {}
+        // Deleted while this reconcile ran (its namespace, say): nothing left to report on.
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(e) => {
+            return Err(Error::Kube { action: format!("patch status of BuilderPlayground {ns}/{name}"), source: e });
+        }
+    }
     for (type_, condition) in transitions(previous, &status) {
         let warning = matches!(
             condition.reason.as_str(),

@@ -1,0 +1,691 @@
+//! What a contract stand-in does once its command line and files passed: the APIs it answers on
+//! its listeners (JSON-RPC, the JWT-guarded engine API, the beacon API, healthmon's `/ready`,
+//! the relay's status) and the peers it must reach (with retries for a bounded time, failing
+//! the way the client would when one never answers or refuses it).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::cli::{Failure, Parsed};
+use crate::files::Files;
+use crate::http::{self, ClientError, Handler, Reply, Request, Url};
+use crate::json;
+use crate::jwt::{self, Secret};
+
+/// How long a stand-in keeps trying a peer that does not answer (`BP_STANDIN_PEER_TIMEOUT`
+/// seconds overrides it).
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(60);
+pub const PEER_TIMEOUT_ENV: &str = "BP_STANDIN_PEER_TIMEOUT";
+/// A peer that answers but refuses us (a JWT, a chain) is asked this many times.
+const DEFINITIVE_TRIES: usize = 3;
+
+/// What a client serves on one of its ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Execution JSON-RPC (eth_*, net_*, web3_*).
+    ExecutionRpc,
+    /// The engine API: every request must carry a JWT signed with this node's secret.
+    Engine,
+    /// The beacon node API.
+    Beacon,
+    /// healthmon's `/ready`.
+    Healthmon,
+    /// The relay's builder API status.
+    Relay,
+}
+
+/// What a stand-in knows about the chain it serves, and whether it is ready.
+#[derive(Debug, Default)]
+pub struct Node {
+    pub client: String,
+    pub chain_id: Option<u64>,
+    /// Execution genesis timestamp, or the beacon chain's genesis time.
+    pub genesis_time: u64,
+    /// The engine API's secret (execution side).
+    pub jwt: Option<Secret>,
+    /// Consensus spec (`config.yaml`), for `/eth/v1/config/spec`.
+    pub spec: Vec<(String, String)>,
+    pub genesis_validators_root: Option<String>,
+    /// Set once every peer that gates readiness answered.
+    pub ready: AtomicBool,
+}
+
+impl Node {
+    pub fn new(client: &str) -> Node {
+        Node { client: client.into(), ..Node::default() }
+    }
+
+    fn spec_value(&self, key: &str) -> Option<&str> {
+        self.spec.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a peer is checked.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Execution JSON-RPC: `eth_chainId` answers (and equals the chain we expect, when known).
+    ExecutionRpc { expect_chain: Option<(u64, String)> },
+    /// healthmon's watch of an execution node: `eth_syncing` is false and the latest block reads.
+    ExecutionHealth,
+    /// The engine API with our JWT: `engine_exchangeCapabilities` is accepted (and `eth_chainId`
+    /// equals the chain we expect, when known).
+    Engine { secret: Secret, jwt_flag: String, expect_chain: Option<(u64, String)> },
+    /// A beacon node: `/eth/v1/node/syncing` answers (not syncing when `synced`), and its
+    /// `/eth/v1/config/spec` agrees with ours on `same_spec` keys; `genesis` also reads
+    /// `/eth/v1/beacon/genesis`.
+    Beacon { synced: bool, same_spec: Vec<(String, String)>, genesis: bool },
+    /// A builder (relay) API: `/eth/v1/builder/status` is 200.
+    Builder,
+    /// An op-node's rollup RPC: `optimism_syncStatus` answers.
+    Rollup,
+    /// A TCP peer (an enode's RLPx port) accepts a connection.
+    Tcp,
+}
+
+/// A peer named by a flag.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The flag as written (`--execution-endpoint`).
+    pub flag: String,
+    pub url: Url,
+    pub check: Check,
+    /// The stand-in reports ready (beacon health, healthmon, relay status) only once this
+    /// peer answered.
+    pub gates_ready: bool,
+}
+
+/// Everything a contract stand-in does after parsing its command line.
+pub struct Plan {
+    pub client: String,
+    /// The program name, for the port parser's hidden listeners.
+    pub program: String,
+    /// The arguments taken as flags, for the port parser.
+    pub flag_args: Vec<String>,
+    pub apis: Vec<(u16, Api)>,
+    pub peers: Vec<Peer>,
+    pub files: Files,
+    pub node: Node,
+    /// Go clients: connection errors read like Go's (`dial tcp …: connect: connection refused`).
+    pub go: bool,
+    /// Things the client does that are worth a line (arguments it ignores).
+    pub notes: Vec<String>,
+    /// A one-shot command (`geth init`): print this and exit 0 after the file checks.
+    pub then_exit: Option<String>,
+}
+
+impl Plan {
+    pub fn new(client: &str, program: &str, parsed: &Parsed, files: Files, go: bool) -> Plan {
+        Plan {
+            client: client.into(),
+            program: program.into(),
+            flag_args: parsed.as_args(),
+            apis: Vec::new(),
+            peers: Vec::new(),
+            files,
+            node: Node::new(client),
+            go,
+            notes: Vec::new(),
+            then_exit: None,
+        }
+    }
+
+    /// Serves `api` on the port a flag's value names (`8545`, `0.0.0.0:9090`, `:5555`).
+    pub fn api(&mut self, parsed: &Parsed, flag: &str, api: Api) {
+        let port =
+            parsed.value(flag).and_then(|v| v.parse::<u16>().ok().or_else(|| v.rsplit_once(':')?.1.parse().ok()));
+        if let Some(port) = port {
+            self.apis.push((port, api));
+        }
+    }
+
+    /// A peer at `url` (as the flag gave it); a URL the client could not use fails it.
+    pub fn peer(&mut self, flag: &str, url: &str, check: Check, gates_ready: bool) -> Result<(), Failure> {
+        let parsed = http::parse_url(url)
+            .map_err(|e| Failure::new(1, format!("bp-standin: {}: --{flag}: invalid URL: {e}", self.client)))?;
+        self.peers.push(Peer { flag: format!("--{flag}"), url: parsed, check, gates_ready });
+        Ok(())
+    }
+
+    /// An `enode://id@host:port` peer, reached on its TCP port.
+    pub fn enode(&mut self, flag: &str, enode: &str) -> Result<(), Failure> {
+        let rest = enode.strip_prefix("enode://").and_then(|r| r.split_once('@')).map(|(_, a)| a);
+        let addr = rest.map(|a| a.split(['?', '/']).next().unwrap_or(a));
+        let url = addr.map(|a| format!("http://{a}"));
+        match url {
+            Some(url) => self.peer(flag, &url, Check::Tcp, false),
+            None => Err(Failure::new(1, format!("bp-standin: {}: --{flag}: invalid enode {enode:?}", self.client))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serving
+
+/// The handler for a port: the contract's API, or the generic answer.
+pub fn handler(api: Option<Api>, node: Arc<Node>) -> Handler {
+    match api {
+        None => http::generic_handler(),
+        Some(api) => Arc::new(move |r: &Request| answer(api, &node, r)),
+    }
+}
+
+fn answer(api: Api, node: &Node, r: &Request) -> Reply {
+    match api {
+        Api::ExecutionRpc => execution_rpc(node, r),
+        Api::Engine => {
+            if let Some(secret) = &node.jwt
+                && let Err(reason) = jwt::verify(secret, r.authorization.as_deref(), jwt::now())
+            {
+                println!("bp-standin: {}: engine API: refused a request: {reason}", node.client);
+                return ("401 Unauthorized", format!(r#"{{"error":"{reason}"}}"#));
+            }
+            execution_rpc(node, r)
+        }
+        Api::Beacon => beacon_api(node, r),
+        Api::Healthmon => match (r.path.as_str(), node.ready.load(Ordering::SeqCst)) {
+            ("/ready", true) => ("200 OK", "OK".into()),
+            ("/ready", false) => ("503 Service Unavailable", "NOT READY".into()),
+            _ => ("404 Not Found", "404 page not found".into()),
+        },
+        Api::Relay => match (r.path.as_str(), node.ready.load(Ordering::SeqCst)) {
+            ("/eth/v1/builder/status", true) => ("200 OK", String::new()),
+            ("/eth/v1/builder/status", false) => {
+                ("503 Service Unavailable", r#"{"code":503,"message":"beacon node not reached yet"}"#.into())
+            }
+            _ => http::respond(&r.method, &r.body),
+        },
+    }
+}
+
+fn execution_rpc(node: &Node, r: &Request) -> Reply {
+    if r.method != "POST" {
+        return http::respond(&r.method, &r.body);
+    }
+    let chain_id = node.chain_id.unwrap_or(1);
+    let result = |method: &str| -> String {
+        match method {
+            "eth_chainId" => format!("\"0x{chain_id:x}\""),
+            "net_version" => format!("\"{chain_id}\""),
+            "eth_syncing" => "false".into(),
+            "web3_clientVersion" => format!("\"bp-standin/{}\"", node.client.replace(' ', "-")),
+            "eth_getBlockByNumber" | "eth_getBlockByHash" => format!(
+                r#"{{"number":"0x0","hash":"0x{:064x}","parentHash":"0x{:064x}","timestamp":"0x{:x}","gasLimit":"0x1c9c380","gasUsed":"0x0","baseFeePerGas":"0x3b9aca00","transactions":[]}}"#,
+                chain_id, 0, node.genesis_time
+            ),
+            "engine_exchangeCapabilities" => {
+                r#"["engine_newPayloadV4","engine_forkchoiceUpdatedV3","engine_getPayloadV4","engine_exchangeCapabilities"]"#.into()
+            }
+            "optimism_syncStatus" => r#"{"head_l1":{"number":0},"unsafe_l2":{"number":0}}"#.into(),
+            _ => "\"0x0\"".into(),
+        }
+    };
+    let text = String::from_utf8_lossy(&r.body);
+    match http::json_rpc_reply(text.trim(), &result) {
+        Some(reply) => ("200 OK", reply),
+        None => ("200 OK", r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#.into()),
+    }
+}
+
+fn beacon_api(node: &Node, r: &Request) -> Reply {
+    let ready = node.ready.load(Ordering::SeqCst);
+    match r.path.as_str() {
+        // Lighthouse: 200 synced, 206 syncing.
+        "/eth/v1/node/health" => (if ready { "200 OK" } else { "206 Partial Content" }, String::new()),
+        "/eth/v1/node/syncing" => (
+            "200 OK",
+            format!(
+                r#"{{"data":{{"head_slot":"0","sync_distance":"0","is_syncing":{},"is_optimistic":false,"el_offline":{}}}}}"#,
+                !ready, !ready
+            ),
+        ),
+        "/eth/v1/node/version" => ("200 OK", format!(r#"{{"data":{{"version":"bp-standin/{}"}}}}"#, node.client)),
+        "/eth/v1/config/spec" => {
+            let members: Vec<String> = node.spec.iter().map(|(k, v)| format!(r#""{k}":"{v}""#)).collect();
+            ("200 OK", format!(r#"{{"data":{{{}}}}}"#, members.join(",")))
+        }
+        "/eth/v1/beacon/genesis" => (
+            "200 OK",
+            format!(
+                r#"{{"data":{{"genesis_time":"{}","genesis_validators_root":"{}","genesis_fork_version":"{}"}}}}"#,
+                node.genesis_time,
+                node.genesis_validators_root
+                    .as_deref()
+                    .unwrap_or("0x0000000000000000000000000000000000000000000000000000000000000000"),
+                node.spec_value("GENESIS_FORK_VERSION").unwrap_or("0x00000000")
+            ),
+        ),
+        _ => http::respond(&r.method, &r.body),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers
+
+/// One try at a peer.
+#[derive(Debug)]
+pub enum Attempt {
+    /// It answered as it should: a line saying what was seen.
+    Ok(String),
+    /// No answer yet (not listening, not ready): try again until the deadline.
+    NotYet(String),
+    /// It answered and refused us (a JWT, a different chain): fails after a few tries.
+    Refused(String),
+}
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn rpc_call(url: &Url, method: &str, params: &str, auth: Option<&str>) -> Result<http::Response, ClientError> {
+    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
+    http::request(url, "POST", &url.path, Some(&body), auth, REQUEST_TIMEOUT)
+}
+
+/// The `result` of a JSON-RPC answer.
+fn rpc_result(r: &http::Response) -> Result<json::Value, String> {
+    let value = json::parse(&r.body).ok_or_else(|| format!("HTTP {}: the answer is not JSON-RPC", r.status))?;
+    if let Some(e) = value.member("error") {
+        return Err(format!("JSON-RPC error {}", e.raw));
+    }
+    value
+        .member("result")
+        .map(|v| json::parse(&v.raw).expect("a parsed value re-parses"))
+        .ok_or_else(|| "no result".into())
+}
+
+/// A connection error as the client's HTTP stack words it.
+fn unreachable(go: bool, url: &Url, e: &ClientError) -> String {
+    match (go, e) {
+        (true, ClientError::Connect(io)) => {
+            let why = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connect: connection refused".to_string(),
+                std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+                _ => io.to_string(),
+            };
+            let host = if url.host == "localhost" { "127.0.0.1" } else { url.host.as_str() };
+            format!("dial tcp {host}:{}: {why}", url.port)
+        }
+        (false, ClientError::Connect(io)) => format!("error trying to connect: tcp connect error: {io}"),
+        (_, e) => e.to_string(),
+    }
+}
+
+/// Tries a peer once.
+pub fn attempt(peer: &Peer, go: bool) -> Attempt {
+    let url = &peer.url;
+    let not_yet = |e: ClientError| Attempt::NotYet(unreachable(go, url, &e));
+    match &peer.check {
+        Check::Tcp => match http::resolve(&url.host, url.port).and_then(|addrs| {
+            addrs
+                .first()
+                .copied()
+                .ok_or_else(|| ClientError::Resolve(format!("lookup {}: no address", url.host)))
+                .and_then(|a| std::net::TcpStream::connect_timeout(&a, REQUEST_TIMEOUT).map_err(ClientError::Connect))
+        }) {
+            Ok(_) => Attempt::Ok(format!("TCP {}:{} accepts connections", url.host, url.port)),
+            Err(e) => not_yet(e),
+        },
+        Check::ExecutionRpc { expect_chain } => match rpc_call(url, "eth_chainId", "[]", None) {
+            Err(e) => not_yet(e),
+            Ok(r) => chain_matches(&r, expect_chain.as_ref(), "JSON-RPC"),
+        },
+        Check::ExecutionHealth => {
+            let syncing = match rpc_call(url, "eth_syncing", "[]", None) {
+                Err(e) => return not_yet(e),
+                Ok(r) => rpc_result(&r),
+            };
+            match syncing {
+                Ok(v) if v.raw == "false" => {}
+                Ok(v) => return Attempt::NotYet(format!("execution node is syncing: {}", v.raw)),
+                Err(e) => return Attempt::NotYet(e),
+            }
+            match rpc_call(url, "eth_getBlockByNumber", r#"["latest",false]"#, None).map(|r| rpc_result(&r)) {
+                Err(e) => not_yet(e),
+                Ok(Ok(block)) => match block.member("number").and_then(json::Value::as_u64) {
+                    Some(n) => Attempt::Ok(format!("not syncing, latest block {n}")),
+                    None => Attempt::NotYet("latest block has no number".into()),
+                },
+                Ok(Err(e)) => Attempt::NotYet(e),
+            }
+        }
+        Check::Engine { secret, jwt_flag, expect_chain } => {
+            let token = format!("Bearer {}", jwt::sign(secret, jwt::now()));
+            match rpc_call(url, "engine_exchangeCapabilities", "[[]]", Some(&token)) {
+                Err(e) => not_yet(e),
+                Ok(r) if r.status == 401 || r.status == 403 => Attempt::Refused(format!(
+                    "JWT mismatch: the execution engine refused our token (HTTP {}: {}): {jwt_flag} is not the secret the execution client was given",
+                    r.status,
+                    r.body.trim()
+                )),
+                Ok(r) if r.status != 200 => Attempt::NotYet(format!("HTTP {}", r.status)),
+                Ok(r) => match rpc_result(&r) {
+                    Err(e) => Attempt::Refused(e),
+                    Ok(_) => match rpc_call(url, "eth_chainId", "[]", Some(&token)) {
+                        Err(e) => not_yet(e),
+                        Ok(r) => match chain_matches(&r, expect_chain.as_ref(), "engine API") {
+                            Attempt::Ok(line) => Attempt::Ok(format!("{line}, accepted our JWT")),
+                            other => other,
+                        },
+                    },
+                },
+            }
+        }
+        Check::Beacon { synced, same_spec, genesis } => {
+            let r = match http::request(url, "GET", &join(url, "/eth/v1/node/syncing"), None, None, REQUEST_TIMEOUT) {
+                Err(e) => return not_yet(e),
+                Ok(r) => r,
+            };
+            if r.status != 200 {
+                return Attempt::NotYet(format!("/eth/v1/node/syncing: HTTP {}", r.status));
+            }
+            let syncing = json::parse(&r.body).and_then(|v| v.at(&["data", "is_syncing"]).map(|s| s.raw == "true"));
+            if *synced && syncing != Some(false) {
+                return Attempt::NotYet("beacon node is syncing".into());
+            }
+            let mut seen = vec![format!("syncing: {}", syncing.unwrap_or(true))];
+            if !same_spec.is_empty() {
+                let spec =
+                    match http::request(url, "GET", &join(url, "/eth/v1/config/spec"), None, None, REQUEST_TIMEOUT) {
+                        Err(e) => return not_yet(e),
+                        Ok(r) if r.status != 200 => {
+                            return Attempt::NotYet(format!("/eth/v1/config/spec: HTTP {}", r.status));
+                        }
+                        Ok(r) => r,
+                    };
+                let spec = json::parse(&spec.body);
+                for (key, want) in same_spec {
+                    let got =
+                        spec.as_ref().and_then(|s| s.at(&["data", key])).and_then(|v| v.string().map(str::to_string));
+                    if got.as_deref() != Some(want.as_str()) {
+                        return Attempt::Refused(format!(
+                            "the beacon node's config differs: {key} is {}, ours is {want}",
+                            got.as_deref().unwrap_or("missing")
+                        ));
+                    }
+                }
+                seen.push(format!(
+                    "same spec ({})",
+                    same_spec.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if *genesis {
+                match http::request(url, "GET", &join(url, "/eth/v1/beacon/genesis"), None, None, REQUEST_TIMEOUT) {
+                    Err(e) => return not_yet(e),
+                    Ok(r) if r.status != 200 => {
+                        return Attempt::NotYet(format!("/eth/v1/beacon/genesis: HTTP {}", r.status));
+                    }
+                    Ok(r) => {
+                        let fork = json::parse(&r.body).and_then(|v| {
+                            v.at(&["data", "genesis_fork_version"]).and_then(|f| f.string().map(str::to_string))
+                        });
+                        seen.push(format!("genesis fork version {}", fork.as_deref().unwrap_or("?")));
+                    }
+                }
+            }
+            Attempt::Ok(format!("beacon API answered ({})", seen.join(", ")))
+        }
+        Check::Builder => {
+            match http::request(url, "GET", &join(url, "/eth/v1/builder/status"), None, None, REQUEST_TIMEOUT) {
+                Err(e) => not_yet(e),
+                Ok(r) if r.status == 200 => Attempt::Ok("builder API status 200".into()),
+                Ok(r) => Attempt::NotYet(format!("/eth/v1/builder/status: HTTP {}", r.status)),
+            }
+        }
+        Check::Rollup => match rpc_call(url, "optimism_syncStatus", "[]", None) {
+            Err(e) => not_yet(e),
+            Ok(r) => match rpc_result(&r) {
+                Ok(_) => Attempt::Ok("rollup RPC answered optimism_syncStatus".into()),
+                Err(e) => Attempt::NotYet(e),
+            },
+        },
+    }
+}
+
+/// A beacon API path under the URL's own path (`http://host:3500/` + `/eth/v1/…`).
+fn join(url: &Url, path: &str) -> String {
+    format!("{}{path}", url.path.trim_end_matches('/'))
+}
+
+fn chain_matches(r: &http::Response, expect: Option<&(u64, String)>, what: &str) -> Attempt {
+    if r.status != 200 {
+        return Attempt::NotYet(format!("HTTP {}", r.status));
+    }
+    let chain = match rpc_result(r) {
+        Ok(v) => v.as_u64(),
+        Err(e) => return Attempt::NotYet(e),
+    };
+    match (chain, expect) {
+        (Some(got), Some((want, source))) if got != *want => {
+            Attempt::Refused(format!("incorrect chain id: the peer's is {got}, {source} says {want}"))
+        }
+        (Some(got), _) => Attempt::Ok(format!("{what} answered, chain {got}")),
+        (None, _) => Attempt::NotYet("eth_chainId gave no number".into()),
+    }
+}
+
+/// Tries a peer until it answers, refuses us [`DEFINITIVE_TRIES`] times, or `timeout` passes.
+pub fn reach(peer: &Peer, go: bool, timeout: Duration, pause: Duration) -> Result<String, String> {
+    let start = Instant::now();
+    let mut refused = 0;
+    loop {
+        match attempt(peer, go) {
+            Attempt::Ok(line) => return Ok(line),
+            Attempt::Refused(why) => {
+                refused += 1;
+                if refused >= DEFINITIVE_TRIES {
+                    return Err(format!("{} {}: {why}", peer.flag, peer.url));
+                }
+            }
+            Attempt::NotYet(why) => {
+                if start.elapsed() >= timeout {
+                    return Err(format!("{} {}: no answer in {} s: {why}", peer.flag, peer.url, timeout.as_secs()));
+                }
+            }
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// Which peers answered, and what to run once all did.
+struct Progress {
+    answered: Vec<String>,
+    done: Option<Box<dyn FnOnce(Vec<String>) + Send>>,
+}
+
+pub fn peer_timeout() -> Duration {
+    std::env::var(PEER_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(PEER_TIMEOUT, Duration::from_secs)
+}
+
+/// Reaches every peer, each on its own thread: prints a line per peer that answered, marks the
+/// node ready once the gating ones did, and exits the process with the client's error when one
+/// never does. The other peers are tried once the node is ready (they may wait for it, as a
+/// relay started after the beacon node's health check does). `done` runs once every peer
+/// answered.
+pub fn start_peers(plan_peers: Vec<Peer>, go: bool, node: Arc<Node>, done: impl FnOnce(Vec<String>) + Send + 'static) {
+    let timeout = peer_timeout();
+    let gating = plan_peers.iter().filter(|p| p.gates_ready).count();
+    if gating == 0 {
+        node.ready.store(true, Ordering::SeqCst);
+    }
+    let total = plan_peers.len();
+    let gated = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(Mutex::new(Progress { answered: Vec::new(), done: Some(Box::new(done)) }));
+    if total == 0 {
+        let done = finished.lock().unwrap().done.take();
+        if let Some(done) = done {
+            done(Vec::new());
+        }
+        return;
+    }
+    for peer in plan_peers {
+        let (node, gated, finished) = (node.clone(), gated.clone(), finished.clone());
+        std::thread::spawn(move || {
+            // What waits for our readiness (a relay started after our health check passed)
+            // cannot answer before it: its clock starts when we are ready.
+            while !peer.gates_ready && !node.ready.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            match reach(&peer, go, timeout, Duration::from_millis(500)) {
+                Ok(line) => {
+                    println!("bp-standin: {}: peer {} {}: {line}", node.client, peer.flag, peer.url);
+                    if peer.gates_ready && gated.fetch_add(1, Ordering::SeqCst) + 1 == gating {
+                        node.ready.store(true, Ordering::SeqCst);
+                    }
+                    let mut state = finished.lock().unwrap();
+                    state.answered.push(format!("{} {}", peer.flag, peer.url));
+                    if state.answered.len() == total
+                        && let Some(done) = state.done.take()
+                    {
+                        let lines = state.answered.clone();
+                        drop(state);
+                        done(lines);
+                    }
+                }
+                Err(message) => {
+                    eprintln!("bp-standin: {}: {message}", node.client);
+                    std::process::exit(1);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn serve(api: Api, node: Node) -> (Url, Arc<Node>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let node = Arc::new(node);
+        let h = handler(Some(api), node.clone());
+        std::thread::spawn(move || http::serve(listener, h));
+        (http::parse_url(&format!("http://127.0.0.1:{port}")).unwrap(), node)
+    }
+
+    fn peer(url: &Url, check: Check) -> Peer {
+        Peer { flag: "--peer".into(), url: url.clone(), check, gates_ready: true }
+    }
+
+    fn el(secret: Secret) -> Node {
+        Node { chain_id: Some(1337), jwt: Some(secret), ..Node::new("reth node") }
+    }
+
+    #[test]
+    fn the_engine_api_takes_only_our_jwt() {
+        let secret = [7u8; 32];
+        let (url, _) = serve(Api::Engine, el(secret));
+        let expect = Some((1337, "--chain".to_string()));
+        let good =
+            peer(&url, Check::Engine { secret, jwt_flag: "--execution-jwt /j".into(), expect_chain: expect.clone() });
+        match attempt(&good, false) {
+            Attempt::Ok(line) => assert_eq!(line, "engine API answered, chain 1337, accepted our JWT"),
+            other => panic!("{other:?}"),
+        }
+        let bad = peer(
+            &url,
+            Check::Engine { secret: [8u8; 32], jwt_flag: "--execution-jwt /other".into(), expect_chain: None },
+        );
+        match attempt(&bad, false) {
+            Attempt::Refused(why) => {
+                assert!(why.starts_with("JWT mismatch: the execution engine refused our token (HTTP 401"), "{why}");
+                assert!(
+                    why.contains("signature invalid")
+                        && why.ends_with("--execution-jwt /other is not the secret the execution client was given"),
+                    "{why}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = reach(&bad, false, Duration::from_secs(30), Duration::from_millis(10)).unwrap_err();
+        assert!(err.starts_with(&format!("--peer {url}: JWT mismatch")), "{err}");
+        let wrong_chain =
+            peer(&url, Check::Engine { secret, jwt_flag: "x".into(), expect_chain: Some((13, "rollup.json".into())) });
+        assert!(
+            matches!(attempt(&wrong_chain, true), Attempt::Refused(w) if w == "incorrect chain id: the peer's is 1337, rollup.json says 13")
+        );
+    }
+
+    #[test]
+    fn an_absent_peer_fails_in_the_clients_words_after_the_timeout() {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = http::parse_url(&format!("http://localhost:{port}")).unwrap();
+        let p = peer(&url, Check::ExecutionRpc { expect_chain: None });
+        let err = reach(&p, true, Duration::from_millis(50), Duration::from_millis(10)).unwrap_err();
+        assert_eq!(
+            err,
+            format!("--peer {url}: no answer in 0 s: dial tcp 127.0.0.1:{port}: connect: connection refused")
+        );
+        let err = reach(&p, false, Duration::ZERO, Duration::ZERO).unwrap_err();
+        assert!(
+            err.ends_with("error trying to connect: tcp connect error: Connection refused (os error 111)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn healthmon_and_the_beacon_api_are_ready_only_after_their_peers() {
+        let (el_url, _) = serve(Api::ExecutionRpc, el([0; 32]));
+        assert!(
+            matches!(attempt(&peer(&el_url, Check::ExecutionHealth), true), Attempt::Ok(l) if l == "not syncing, latest block 0")
+        );
+        let spec = vec![
+            ("GENESIS_FORK_VERSION".to_string(), "0x20000089".to_string()),
+            ("PRESET_BASE".into(), "mainnet".into()),
+        ];
+        let (bn_url, bn) =
+            serve(Api::Beacon, Node { spec: spec.clone(), genesis_time: 5, ..Node::new("lighthouse bn") });
+        let synced = peer(&bn_url, Check::Beacon { synced: true, same_spec: vec![], genesis: false });
+        assert!(matches!(attempt(&synced, false), Attempt::NotYet(w) if w == "beacon node is syncing"));
+        let vc = peer(&bn_url, Check::Beacon { synced: false, same_spec: spec.clone(), genesis: true });
+        assert!(
+            matches!(attempt(&vc, false), Attempt::Ok(l) if l.contains("same spec (GENESIS_FORK_VERSION, PRESET_BASE)") && l.contains("genesis fork version 0x20000089"))
+        );
+        let other = vec![("GENESIS_FORK_VERSION".to_string(), "0x10000000".to_string())];
+        let mismatch = peer(&bn_url, Check::Beacon { synced: false, same_spec: other, genesis: false });
+        assert!(
+            matches!(attempt(&mismatch, false), Attempt::Refused(w) if w.contains("GENESIS_FORK_VERSION is 0x20000089, ours is 0x10000000"))
+        );
+        bn.ready.store(true, Ordering::SeqCst);
+        assert!(matches!(attempt(&synced, false), Attempt::Ok(_)));
+
+        let (hm_url, hm) = serve(Api::Healthmon, Node::new("healthmon"));
+        let get = |path: &str| http::request(&hm_url, "GET", path, None, None, REQUEST_TIMEOUT).unwrap().status;
+        assert_eq!(get("/ready"), 503);
+        hm.ready.store(true, Ordering::SeqCst);
+        assert_eq!(get("/ready"), 200);
+        assert_eq!(get("/other"), 404);
+        let (relay_url, relay) = serve(Api::Relay, Node::new("mev-boost-relay"));
+        assert!(matches!(attempt(&peer(&relay_url, Check::Builder), false), Attempt::NotYet(_)));
+        relay.ready.store(true, Ordering::SeqCst);
+        assert!(matches!(attempt(&peer(&relay_url, Check::Builder), false), Attempt::Ok(_)));
+    }
+
+    #[test]
+    fn start_peers_marks_ready_and_reports_completion() {
+        let (url, _) = serve(Api::ExecutionRpc, el([0; 32]));
+        let node = Arc::new(Node::new("healthmon"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        start_peers(vec![peer(&url, Check::ExecutionHealth)], true, node.clone(), move |lines| tx.send(lines).unwrap());
+        let lines = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(lines, [format!("--peer {url}")]);
+        assert!(node.ready.load(Ordering::SeqCst));
+        let lone = Arc::new(Node::new("reth node"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        start_peers(vec![], false, lone.clone(), move |lines| tx.send(lines).unwrap());
+        assert!(rx.recv_timeout(Duration::from_secs(1)).unwrap().is_empty());
+        assert!(lone.ready.load(Ordering::SeqCst), "nothing to wait for");
+    }
+
+    #[test]
+    fn enode_peers_are_their_tcp_port() {
+        let parsed = Parsed::default();
+        let mut plan = Plan::new("reth node", "reth", &parsed, Files::new("reth node", false), false);
+        plan.enode("bootnodes", "enode://79be@127.0.0.1:30303?discport=30301").unwrap();
+        assert_eq!(plan.peers[0].url.to_string(), "http://127.0.0.1:30303/");
+        assert!(plan.enode("bootnodes", "127.0.0.1:30303").is_err());
+    }
+}
