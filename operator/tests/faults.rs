@@ -27,6 +27,9 @@ const PLAYGROUNDS: usize = 30;
 const OPERATOR_KILLS: usize = 10;
 const LIMIT: Duration = Duration::from_secs(420);
 
+/// A Secret's uid and JWT, which a second creation would change.
+type SecretIdentity = (Option<String>, Vec<u8>);
+
 /// Three services on busybox (imported into every local cluster): start order behind an
 /// httpGet startup probe, readiness, and the JWT Secret mounted.
 fn playground(name: &str, ns: &str) -> BuilderPlayground {
@@ -135,7 +138,7 @@ async fn playgrounds_come_up_through_operator_kills_and_control_plane_restarts()
     let operator = Arc::new(Mutex::new(Operator::start(&cluster, &scratch.path().join("operator.log"))));
 
     // Every JWT Secret's uid and data, as first seen: a second creation would change them.
-    let secrets_seen: Arc<Mutex<BTreeMap<String, (Option<String>, Vec<u8>)>>> = Arc::default();
+    let secrets_seen: Arc<Mutex<BTreeMap<String, SecretIdentity>>> = Arc::default();
     let remade: Arc<Mutex<Vec<String>>> = Arc::default();
     let watcher = {
         let (seen, remade) = (secrets_seen.clone(), remade.clone());
