@@ -96,10 +96,11 @@ fn fraction(value: u64, scale: u64) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// Whole seconds for a Kubernetes probe field: rounded up, never below `min`.
-pub fn ceil_seconds(nanos: u64, min: i32) -> i32 {
+/// Whole seconds for a Kubernetes probe field (an int32): rounded up, never below `min`;
+/// `None` when they do not fit.
+pub fn ceil_seconds(nanos: u64, min: i32) -> Option<i32> {
     let secs = nanos.div_ceil(1_000_000_000);
-    i32::try_from(secs).unwrap_or(i32::MAX).max(min)
+    i32::try_from(secs).ok().map(|s| s.max(min))
 }
 
 #[cfg(test)]
@@ -116,6 +117,7 @@ mod tests {
         assert_eq!(format(90_000_000_000), "1m30s");
         assert_eq!(format(0), "0s");
         assert_eq!(format(1_500), "1.5µs");
+        assert_eq!((format(999), format(1_000), format(1_000_000)), ("999ns".into(), "1µs".into(), "1ms".into()));
     }
 
     #[test]
@@ -140,9 +142,12 @@ mod tests {
 
     #[test]
     fn probe_seconds_round_up() {
-        assert_eq!(ceil_seconds(1_500_000_000, 1), 2);
-        assert_eq!(ceil_seconds(0, 1), 1);
-        assert_eq!(ceil_seconds(0, 0), 0);
-        assert_eq!(ceil_seconds(600_000_000_000, 1), 600);
+        assert_eq!(ceil_seconds(1_500_000_000, 1), Some(2));
+        assert_eq!(ceil_seconds(0, 1), Some(1));
+        assert_eq!(ceil_seconds(0, 0), Some(0));
+        assert_eq!(ceil_seconds(600_000_000_000, 1), Some(600));
+        let max = u64::try_from(i32::MAX).unwrap() * 1_000_000_000;
+        assert_eq!(ceil_seconds(max, 1), Some(i32::MAX));
+        assert_eq!(ceil_seconds(max + 1, 1), None, "a nanosecond more is a second more than int32 holds");
     }
 }

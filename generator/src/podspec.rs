@@ -369,7 +369,8 @@ impl Builder<'_> {
         }
         let startup = readiness.clone().filter(|_| gated).map(|mut p| {
             let period = p.period_seconds.unwrap_or(10).max(1);
-            let window = (STARTUP_WINDOW_SECONDS + period - 1) / period;
+            // The window in periods, rounded up; cannot overflow, whatever the period.
+            let window = (STARTUP_WINDOW_SECONDS - 1) / period + 1;
             p.failure_threshold = Some(p.failure_threshold.unwrap_or(3).max(window));
             p
         });
@@ -446,7 +447,12 @@ impl Builder<'_> {
         let seconds = |field: &str, value: &Option<String>, min: i32| -> Result<Option<i32>, SpecError> {
             value
                 .as_deref()
-                .map(|v| duration::parse(v).map(|n| duration::ceil_seconds(n, min)).map_err(|e| err(field, e)))
+                .map(|v| {
+                    let nanos = duration::parse(v).map_err(|e| err(field, e))?;
+                    duration::ceil_seconds(nanos, min).ok_or_else(|| {
+                        err(field, format!("duration {v:?} is longer than a probe allows ({}s)", i32::MAX))
+                    })
+                })
                 .transpose()
         };
         probe.period_seconds = seconds("interval", &check.interval, 1)?;

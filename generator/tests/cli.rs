@@ -201,6 +201,15 @@ fn render_examples() {
         let count = spec.init_containers.iter().flatten().count() + spec.containers.len();
         assert_eq!(count, if example.contains("l1") { 6 } else { 10 }, "{example}");
     }
+    // For an API server without native sidecars: every service a regular container, and why.
+    let out = bp(&["render", "-f", repo_path("examples/l1.yaml").to_str().unwrap(), "--no-native-sidecars"]);
+    let pod: Pod = serde_yaml_ng::from_str(&stdout(&out)).unwrap();
+    let spec = pod.spec.unwrap();
+    assert_eq!((spec.init_containers, spec.containers.len()), (None, 6));
+    assert_eq!(
+        stderr(&out),
+        "warning: the API server predates native sidecars (Kubernetes 1.29): dependencies are not enforced as start order\n"
+    );
 }
 
 /// Converting each fixture gives a BuilderPlayground that renders.
@@ -231,6 +240,27 @@ fn convert_fixtures() {
     }
     let out = bp(&["convert", fixture_path(OPSTACK_2025).to_str().unwrap()]);
     assert!(stderr(&out).contains("warning: service \"rollup-boost\" args[11] refers to host.docker.internal"));
+}
+
+/// Each storage flag alone makes `spec.storage`, with only what it says.
+#[test]
+fn each_storage_flag_alone_sets_the_storage() {
+    let manifest = fixture_path(L1_HEAD);
+    for (flag, value, expected) in [
+        ("--storage-type", "local-path", serde_json::json!({"type": "local-path"})),
+        ("--storage-type", "ephemeral", serde_json::json!({"type": "ephemeral"})),
+        ("--storage-path", "/srv/bp", serde_json::json!({"path": "/srv/bp"})),
+        ("--storage-class", "fast", serde_json::json!({"storageClass": "fast"})),
+        ("--storage-size", "5Gi", serde_json::json!({"size": "5Gi"})),
+    ] {
+        let out = bp(&["convert", manifest.to_str().unwrap(), flag, value]);
+        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+        let pg: serde_json::Value = serde_yaml_ng::from_str(&stdout(&out)).unwrap();
+        assert_eq!(pg["spec"]["storage"], expected, "{flag} {value}");
+    }
+    let out = bp(&["convert", manifest.to_str().unwrap()]);
+    let pg: serde_json::Value = serde_yaml_ng::from_str(&stdout(&out)).unwrap();
+    assert_eq!(pg["spec"].get("storage"), None, "no flag, no storage");
 }
 
 /// Each kind of bad input: one line on stderr naming the file (and the service and field where

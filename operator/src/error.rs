@@ -59,3 +59,38 @@ impl<T> Context<T> for Result<T, kube::Error> {
         self.map_err(|source| Error::Kube { action: action(), source })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error of a request the API server refused with `code` (and a cause, if given).
+    fn refused(code: u16, cause: Option<&str>) -> Error {
+        let mut status = serde_json::json!({"status": "Failure", "code": code, "message": "denied", "reason": "x"});
+        if let Some(reason) = cause {
+            status["details"] = serde_json::json!({"causes": [{"reason": reason, "message": "m"}]});
+        }
+        let status: kube::core::Status = serde_json::from_value(status).expect("a Status");
+        Err::<(), _>(kube::Error::Api(Box::new(status))).during(|| "applying Pod dev/l1".into()).unwrap_err()
+    }
+
+    #[test]
+    fn every_error_has_one_bounded_reason() {
+        assert_eq!(refused(403, None).reason(), "Forbidden");
+        assert_eq!(refused(409, None).reason(), "Conflict");
+        assert_eq!(refused(500, None).reason(), "KubeApiError");
+        let bad = Error::BadConfigMap { name: "l1-podspec".into(), message: "no rendered.json".into() };
+        assert_eq!(bad.reason(), "BadConfigMap");
+        assert_eq!(Error::NoNamespace("l1".into()).reason(), "NoNamespace");
+        assert_eq!(refused(409, None).to_string(), "applying Pod dev/l1: denied (409)");
+    }
+
+    #[test]
+    fn only_a_forbidden_request_into_a_terminating_namespace_is_one() {
+        assert!(refused(403, Some("NamespaceTerminating")).namespace_terminating());
+        assert!(!refused(403, Some("FieldValueForbidden")).namespace_terminating());
+        assert!(!refused(403, None).namespace_terminating());
+        assert!(!refused(409, Some("NamespaceTerminating")).namespace_terminating());
+        assert!(!Error::NoNamespace("l1".into()).namespace_terminating());
+    }
+}

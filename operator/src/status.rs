@@ -403,4 +403,160 @@ mod tests {
         let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
         assert_eq!(ready.reason, "ServicesNotReady");
     }
+
+    #[test]
+    fn an_unpack_failure_without_a_message_says_so() {
+        let r = rendered();
+        let mut p = pod(vec![]);
+        let failed = ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: 137,
+                message: Some(" \n".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        p.status.as_mut().unwrap().init_container_statuses = Some(vec![cs(UNPACK_CONTAINER, false, 0, failed)]);
+        let s = compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) },
+            None,
+            None,
+            "T",
+        );
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.message, "the artifacts bundle could not be unpacked (exit code 137): no message");
+        // Still unpacking: nothing has failed.
+        p.status.as_mut().unwrap().init_container_statuses = Some(vec![cs(UNPACK_CONTAINER, false, 0, running())]);
+        let s = compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) },
+            None,
+            None,
+            "T",
+        );
+        assert_eq!(s.phase, Some(Phase::Deploying));
+    }
+
+    /// A playground of six services, so that one Pod shows every container state.
+    fn six() -> Rendered {
+        let pg: bp_generator::BuilderPlayground = serde_yaml_ng::from_str(
+            r#"
+apiVersion: playground.flashbots.io/v1alpha1
+kind: BuilderPlayground
+metadata: {name: six}
+spec:
+  services: [{name: a, image: i}, {name: b, image: i}, {name: c, image: i}, {name: d, image: i}, {name: e, image: i}, {name: f, image: i}]
+"#,
+        )
+        .unwrap();
+        render(&pg, &RenderOptions::default()).unwrap()
+    }
+
+    fn terminated(code: i32, reason: Option<&str>) -> ContainerState {
+        ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                reason: reason.map(Into::into),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_container_state_is_reported_as_it_is() {
+        let r = six();
+        let mut restarted_but_ready = cs("b", true, 2, running());
+        restarted_but_ready.last_state = Some(terminated(137, None));
+        let mut exited_once = cs("c", false, 0, terminated(1, Some("Error")));
+        exited_once.last_state = Some(terminated(3, None));
+        let creating = ContainerState {
+            waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }),
+            ..Default::default()
+        };
+        let p = pod(vec![
+            cs("a", true, 0, running()),
+            restarted_but_ready,
+            exited_once,
+            cs("d", false, 0, running()),
+            cs("e", false, 0, creating),
+        ]);
+        let statuses = service_statuses(&r, Some(&p));
+        let summary: Vec<(&str, &str, bool, i32, &str, &str)> = statuses
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.container.as_str(), s.ready, s.restarts, s.state.as_str(), s.message.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a", "a", true, 0, "Running", ""),
+                ("b", "b", true, 2, "Running", ""),
+                ("c", "c", false, 0, "Terminated", "exited with code 1 (Error)"),
+                ("d", "d", false, 0, "Running", "readiness probe not passing yet"),
+                ("e", "e", false, 0, "Waiting", "ContainerCreating"),
+                ("f", "f", false, 0, "Waiting", "container not started"),
+            ],
+            "a ready container's old exits and an unrestarted one's last state are not news"
+        );
+    }
+
+    fn deployed(
+        r: &Rendered,
+        statuses: Vec<ContainerStatus>,
+        previous: Option<&BuilderPlaygroundStatus>,
+    ) -> BuilderPlaygroundStatus {
+        let p = pod(statuses);
+        compute(
+            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: r, pod: Some(&p) },
+            previous,
+            None,
+            "T",
+        )
+    }
+
+    #[test]
+    fn exited_or_crash_looping_services_are_failing_before_any_restart() {
+        let r = rendered();
+        let healthmon = || cs("el-healthmon", true, 0, running());
+        let crash_looping = ContainerState {
+            waiting: Some(ContainerStateWaiting { reason: Some("CrashLoopBackOff".into()), message: None }),
+            ..Default::default()
+        };
+        for el in [cs("el", false, 0, terminated(1, None)), cs("el", false, 0, crash_looping)] {
+            let s = deployed(&r, vec![el, healthmon()], None);
+            assert_eq!(s.phase, Some(Phase::Degraded), "{:?}", s.service_statuses["el"]);
+        }
+        // Restarted, but ready again: not failing; the other one just is not ready yet.
+        let s = deployed(&r, vec![cs("el", true, 4, running()), cs("el-healthmon", false, 0, running())], None);
+        assert_eq!(s.phase, Some(Phase::Deploying));
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(
+            (ready.reason.as_str(), ready.message.as_str()),
+            ("ServicesNotReady", "1/2 services ready; not ready: el_healthmon")
+        );
+    }
+
+    #[test]
+    fn a_rendering_without_services_is_never_running() {
+        let mut r = rendered();
+        r.containers.clear();
+        let s = deployed(&r, vec![], None);
+        assert_eq!((s.phase, s.ready.as_deref()), (Some(Phase::Deploying), Some("0/0")));
+    }
+
+    #[test]
+    fn conditions_of_other_writers_are_kept_after_ours() {
+        let r = rendered();
+        let foreign = Condition {
+            type_: "example.com/Audited".into(),
+            status: "True".into(),
+            reason: "Audited".into(),
+            last_transition_time: "T0".into(),
+            ..Default::default()
+        };
+        let previous = BuilderPlaygroundStatus { conditions: vec![foreign.clone()], ..Default::default() };
+        let s = deployed(&r, vec![], Some(&previous));
+        let types: Vec<&str> = s.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [READY, GENERATED, DEPLOYED, "example.com/Audited"]);
+        assert_eq!(s.conditions[3], foreign);
+    }
 }

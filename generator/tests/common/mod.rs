@@ -89,3 +89,15 @@ pub fn port(r: &Rendered, service: &str, name: &str) -> i32 {
 pub fn playground(yaml: &str) -> BuilderPlayground {
     serde_yaml_ng::from_str(yaml).unwrap_or_else(|e| panic!("yaml: {e}"))
 }
+
+/// A BuilderPlayground named `name` whose spec is `spec`: YAML indented as under `spec:`.
+pub fn playground_spec(name: &str, spec: &str) -> BuilderPlayground {
+    playground(&format!(
+        "apiVersion: playground.flashbots.io/v1alpha1\nkind: BuilderPlayground\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+    ))
+}
+
+/// `value` as JSON, as the API server receives it.
+pub fn json_of<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).expect("serializes")
+}

@@ -53,3 +53,6 @@ spec:
         pg
     }
 }
+
+#[cfg(test)]
+mod tests;
