@@ -386,6 +386,9 @@ impl Builder<'_> {
             resources: svc.resources.clone(),
             volume_mounts: Some(mounts),
             restart_policy: sidecar.then(|| "Always".to_owned()),
+            // A client that fails says why on its last lines; the kubelet keeps them as the
+            // termination message, which the operator shows in the service's status.
+            termination_message_policy: Some("FallbackToLogsOnError".into()),
             ..Default::default()
         })
     }

@@ -110,6 +110,7 @@ fn a_playground_renders_to_exactly_this_pod() {
                     "readinessProbe": db_check,
                     "startupProbe": db_startup,
                     "restartPolicy": "Always",
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
                     "volumeMounts": [artifacts, {"mountPath": "/var/lib/postgresql", "name": "vol-shared"}]
                 },
                 {
@@ -129,6 +130,7 @@ fn a_playground_renders_to_exactly_this_pod() {
                     },
                     "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
                     "restartPolicy": "Always",
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
                     "volumeMounts": [
                         artifacts,
                         {"mountPath": "/data/genesis.json", "name": "artifacts", "subPath": "genesis.json"},
@@ -142,6 +144,7 @@ fn a_playground_renders_to_exactly_this_pod() {
                 "name": "beacon-node",
                 "image": "lighthouse",
                 "args": ["bn", "--execution-endpoint", "http://localhost:8545"],
+                "terminationMessagePolicy": "FallbackToLogsOnError",
                 "volumeMounts": [artifacts, jwt("/jwt")]
             }],
             "volumes": [
@@ -191,6 +194,7 @@ fn a_bare_playground_gets_nothing_it_did_not_ask_for() {
             "containers": [{
                 "name": "solo",
                 "image": "busybox",
+                "terminationMessagePolicy": "FallbackToLogsOnError",
                 "volumeMounts": [{"mountPath": "/artifacts", "name": "artifacts"}]
             }],
             "volumes": [{"name": "artifacts", "emptyDir": {}}]

@@ -199,9 +199,10 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
                 } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
                     out.state = "Terminated".into();
                     out.message = format!(
-                        "exited with code {}{}",
+                        "exited with code {}{}{}",
                         t.exit_code,
-                        t.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                        t.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                        last_words(t)
                     );
                 }
                 if !out.ready
@@ -209,7 +210,7 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
                     && let Some(last) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref())
                 {
                     let prefix = if out.message.is_empty() { String::new() } else { format!("{}; ", out.message) };
-                    out.message = format!("{prefix}last exit code {}", last.exit_code);
+                    out.message = format!("{prefix}last exit code {}{}", last.exit_code, last_words(last));
                 }
             } else {
                 out.message = "container not started".into();
@@ -217,6 +218,22 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
             (service.clone(), out)
         })
         .collect()
+}
+
+/// `: <the last line of the termination message>` of a failed container (its own words:
+/// the generator sets FallbackToLogsOnError), cut to a readable length; empty otherwise.
+fn last_words(t: &k8s_openapi::api::core::v1::ContainerStateTerminated) -> String {
+    if t.exit_code == 0 {
+        return String::new();
+    }
+    let Some(line) = t.message.as_deref().and_then(|m| m.lines().map(str::trim).rfind(|l| !l.is_empty())) else {
+        return String::new();
+    };
+    let mut end = line.len().min(300);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(": {}", &line[..end])
 }
 
 #[cfg(test)]
@@ -558,5 +575,37 @@ spec:
         let types: Vec<&str> = s.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, [READY, GENERATED, DEPLOYED, "example.com/Audited"]);
         assert_eq!(s.conditions[3], foreign);
+    }
+
+    #[test]
+    fn a_failed_service_shows_its_last_words() {
+        let r = rendered();
+        let said = |message: &str, code: i32| ContainerStateTerminated {
+            exit_code: code,
+            message: Some(message.into()),
+            ..Default::default()
+        };
+        let mut el = cs(
+            "el",
+            false,
+            2,
+            ContainerState { waiting: Some(ContainerStateWaiting::default()), ..Default::default() },
+        );
+        el.last_state = Some(ContainerState {
+            terminated: Some(said("starting\nerror: JWT mismatch: refused\n\n", 1)),
+            ..Default::default()
+        });
+        let hm = cs(
+            "el-healthmon",
+            false,
+            0,
+            ContainerState { terminated: Some(said(&"x".repeat(400), 3)), ..Default::default() },
+        );
+        let statuses = service_statuses(&r, Some(&pod(vec![el, hm])));
+        assert_eq!(statuses["el"].message, "last exit code 1: error: JWT mismatch: refused");
+        assert_eq!(statuses["el_healthmon"].message, format!("exited with code 3: {}", "x".repeat(300)));
+        // A clean exit has nothing to say.
+        let done = cs("el", false, 0, ContainerState { terminated: Some(said("bye", 0)), ..Default::default() });
+        assert_eq!(service_statuses(&r, Some(&pod(vec![done])))["el"].message, "exited with code 0");
     }
 }
