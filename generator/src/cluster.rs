@@ -93,4 +93,17 @@ mod tests {
         assert!(name.ends_with("-gen-ffffffff"));
         assert_eq!(generator_job_name("l1", "3f9a2c1d00"), "l1-gen-3f9a2c1d");
     }
+
+    #[test]
+    fn api_errors_read_as_the_api_server_wrote_them() {
+        let status =
+            |message: &str| kube::Error::Api(kube::core::Status::failure(message, "Forbidden").with_code(403).boxed());
+        assert_eq!(api_error_message(&status("configmaps is forbidden")), "configmaps is forbidden (403)");
+        // An API error without a message falls back to kube's own text, which is never empty.
+        let bare = status("");
+        assert_eq!(api_error_message(&bare), bare.to_string());
+        assert!(!api_error_message(&bare).is_empty());
+        let other = kube::Error::LinesCodecMaxLineLengthExceeded;
+        assert_eq!(api_error_message(&other), other.to_string());
+    }
 }
