@@ -113,17 +113,19 @@ pub fn compute(
                 status.phase = Some(Phase::Running);
                 set(READY, true, "AllServicesReady", format!("{total}/{total} services ready"));
             } else {
-                let failing = services.values().any(|s| {
+                // The first failing service (by name) speaks for the rest in the condition.
+                let failing = services.iter().find(|(_, s)| {
                     !s.ready && (s.restarts > 0 || s.state == "Terminated" || s.message.contains("CrashLoopBackOff"))
                 });
-                status.phase = Some(if pod.is_some() && failing { Phase::Degraded } else { Phase::Deploying });
+                status.phase =
+                    Some(if pod.is_some() && failing.is_some() { Phase::Degraded } else { Phase::Deploying });
                 let not_ready: Vec<&str> = services.iter().filter(|(_, s)| !s.ready).map(|(n, _)| n.as_str()).collect();
-                set(
-                    READY,
-                    false,
-                    if failing { "ServicesFailing" } else { "ServicesNotReady" },
-                    format!("{}/{total} services ready; not ready: {}", ready.len(), not_ready.join(", ")),
-                );
+                let mut message =
+                    format!("{}/{total} services ready; not ready: {}", ready.len(), not_ready.join(", "));
+                if let Some((name, s)) = failing {
+                    message.push_str(&format!("; {name}: {}", s.message));
+                }
+                set(READY, false, if failing.is_some() { "ServicesFailing" } else { "ServicesNotReady" }, message);
             }
             status.service_statuses = services;
         }
@@ -207,6 +209,7 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
                 }
                 if !out.ready
                     && out.restarts > 0
+                    && out.state != "Terminated"
                     && let Some(last) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref())
                 {
                     let prefix = if out.message.is_empty() { String::new() } else { format!("{}; ", out.message) };
@@ -220,13 +223,22 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
         .collect()
 }
 
-/// `: <the last line of the termination message>` of a failed container (its own words:
-/// the generator sets FallbackToLogsOnError), cut to a readable length; empty otherwise.
+/// `: <its error line>` of a failed container, in its own words (the generator sets
+/// FallbackToLogsOnError, so the termination message is the log's tail): the last line that
+/// reads as an error (`error`, `fatal`, `failed`, `panic`), since clients follow theirs with
+/// hints such as clap's "For more information, try '--help'."; else the last line. Cut to a
+/// readable length; empty for a clean exit.
 fn last_words(t: &k8s_openapi::api::core::v1::ContainerStateTerminated) -> String {
     if t.exit_code == 0 {
         return String::new();
     }
-    let Some(line) = t.message.as_deref().and_then(|m| m.lines().map(str::trim).rfind(|l| !l.is_empty())) else {
+    let lines: Vec<&str> =
+        t.message.as_deref().unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let reads_as_error = |l: &&&str| {
+        let l = l.to_ascii_lowercase();
+        ["error", "fatal", "failed", "panic"].iter().any(|w| l.contains(w))
+    };
+    let Some(line) = lines.iter().rev().find(reads_as_error).or(lines.last()) else {
         return String::new();
     };
     let mut end = line.len().min(300);
@@ -317,7 +329,10 @@ mod tests {
         assert_eq!(el.message, "CrashLoopBackOff: back-off 10s; last exit code 1");
         let ready = s.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
         assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ServicesFailing"));
-        assert_eq!(ready.message, "1/2 services ready; not ready: el");
+        assert_eq!(
+            ready.message,
+            "1/2 services ready; not ready: el; el: CrashLoopBackOff: back-off 10s; last exit code 1"
+        );
     }
 
     #[test]
@@ -592,7 +607,10 @@ spec:
             ContainerState { waiting: Some(ContainerStateWaiting::default()), ..Default::default() },
         );
         el.last_state = Some(ContainerState {
-            terminated: Some(said("starting\nerror: JWT mismatch: refused\n\n", 1)),
+            terminated: Some(said(
+                "starting\nerror: JWT mismatch: refused\n\nFor more information, try '--help'.\n",
+                1,
+            )),
             ..Default::default()
         });
         let hm = cs(
@@ -607,5 +625,20 @@ spec:
         // A clean exit has nothing to say.
         let done = cs("el", false, 0, ContainerState { terminated: Some(said("bye", 0)), ..Default::default() });
         assert_eq!(service_statuses(&r, Some(&pod(vec![done])))["el"].message, "exited with code 0");
+        // Just exited again: the current termination speaks, the previous one is not repeated.
+        let mut again =
+            cs("el", false, 3, ContainerState { terminated: Some(said("Fatal: no genesis", 1)), ..Default::default() });
+        again.last_state = Some(ContainerState { terminated: Some(said("older", 1)), ..Default::default() });
+        assert_eq!(
+            service_statuses(&r, Some(&pod(vec![again])))["el"].message,
+            "exited with code 1: Fatal: no genesis"
+        );
+        // Cut at 300 bytes, never inside a character.
+        let wide =
+            cs("el", false, 0, ContainerState { terminated: Some(said(&"é".repeat(200), 1)), ..Default::default() });
+        assert_eq!(
+            service_statuses(&r, Some(&pod(vec![wide])))["el"].message,
+            format!("exited with code 1: {}", "é".repeat(150))
+        );
     }
 }

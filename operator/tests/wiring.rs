@@ -133,24 +133,37 @@ async fn logs_show(ns: &str, container: &str, lines: &[String], timeout: Duratio
     .await
 }
 
-/// The playground fails on `svc`: Ready=False/ServicesFailing naming it, the service not ready
-/// and restarted after exiting with `code`, and its stand-in's logs show `error`.
+/// The playground fails on `svc`: Ready=False/ServicesFailing naming it and quoting `error`,
+/// the service not ready, restarted after exiting with `code`, its status quoting `error` (the
+/// stand-in's own last error line), and its logs showing it.
 async fn fails_on(ns: &str, svc: &str, code: i32, error: &str) {
     let client = client().await;
-    let pg = wait_condition(&client, ns, NAME, "Ready", "False", Some("ServicesFailing"), READY_TIMEOUT).await;
-    let ready = condition(&pg, "Ready").unwrap();
-    assert!(ready.message.contains(svc), "the Ready condition names {svc}: {ready:?}");
-    let status = wait_for(
-        &format!("{svc} restarted after exit code {code}"),
+    wait_condition(&client, ns, NAME, "Ready", "False", Some("ServicesFailing"), READY_TIMEOUT).await;
+    let (status, ready) = wait_for(
+        &format!("{svc} restarted after exit code {code}, its status and the Ready condition quoting {error:?}"),
         READY_TIMEOUT,
         async || get(&client, ns, NAME).await,
         |pg| {
-            let s = pg.as_ref()?.status.as_ref()?.service_statuses.get(svc)?.clone();
-            let exited = [format!("exit code {code}"), format!("exited with code {code}")];
-            (!s.ready && s.restarts >= 1 && exited.iter().any(|e| s.message.contains(e.as_str()))).then_some(s)
+            let pg = pg.as_ref()?;
+            let s = pg.status.as_ref()?.service_statuses.get(svc)?.clone();
+            // The stand-ins' own errors start with `bp-standin: `; the imitated clients' (clap's
+            // `error: ...`) do not.
+            let exited = ["", "bp-standin: "].into_iter().flat_map(|who| {
+                [format!("exit code {code}: {who}{error}"), format!("exited with code {code} (Error): {who}{error}")]
+            });
+            let exited: Vec<String> = exited.collect();
+            let ready = condition(pg, "Ready")?;
+            (!s.ready
+                && s.restarts >= 1
+                && exited.iter().any(|e| s.message.contains(e.as_str()))
+                && ready.reason == "ServicesFailing"
+                && ready.message.contains(&format!("; {svc}: "))
+                && ready.message.contains(error))
+            .then(|| (s, ready.clone()))
         },
     )
     .await;
+    eprintln!("{svc}: {:?}; Ready: {:?}", status.message, ready.message);
     let text = logs_show(ns, &status.container, &[error.to_string()], Duration::from_secs(60)).await;
     assert!(!text.contains("contract satisfied"), "{svc}: {text}");
 }
