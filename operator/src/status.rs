@@ -13,6 +13,19 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 pub const READY: &str = "Ready";
 pub const GENERATED: &str = "Generated";
 pub const DEPLOYED: &str = "Deployed";
+pub const EXPOSED: &str = "Exposed";
+
+/// How the playground's Service stands. It only exposes the devnet, so its failure is a
+/// condition of its own and never keeps the Pod from running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exposure {
+    /// No service declares a port: nothing to expose.
+    NoPorts,
+    /// The Service (named) routes the declared ports.
+    Applied(String),
+    /// The API server refused the Service: its words.
+    Failed(String),
+}
 
 /// Where the reconciler got to.
 #[derive(Debug)]
@@ -24,7 +37,7 @@ pub enum Stage<'a> {
     /// The generator Job failed.
     GeneratorFailed { job: String, message: String },
     /// The PodSpec is rendered; the Pod may or may not exist yet.
-    Deployed { job: String, configmap: String, rendered: &'a Rendered, pod: Option<&'a Pod> },
+    Deployed { job: String, configmap: String, rendered: &'a Rendered, pod: Option<&'a Pod>, exposure: Exposure },
 }
 
 /// Why the Pod's artifacts bundle could not be unpacked, if its unpack step failed and has not
@@ -74,10 +87,17 @@ pub fn compute(
             set(DEPLOYED, false, "GeneratorFailed", "the generator failed; nothing was deployed".into());
             set(READY, false, "GeneratorFailed", message.clone());
         }
-        Stage::Deployed { job, configmap, rendered, pod } => {
+        Stage::Deployed { job, configmap, rendered, pod, exposure } => {
             status.generator_job = Some(job.clone());
             status.pod_spec_config_map = Some(configmap.clone());
             set(GENERATED, true, "Generated", format!("PodSpec rendered into ConfigMap {configmap}"));
+            match exposure {
+                Exposure::NoPorts => set(EXPOSED, true, "NoPorts", "no service declares a port".into()),
+                Exposure::Applied(service) => {
+                    set(EXPOSED, true, "ServiceApplied", format!("Service {service} routes the declared ports"))
+                }
+                Exposure::Failed(message) => set(EXPOSED, false, "ServiceFailed", message.clone()),
+            }
             let services = service_statuses(rendered, *pod);
             let total = services.len();
             let ready: Vec<&String> = services.iter().filter(|(_, s)| s.ready).map(|(n, _)| n).collect();
@@ -134,7 +154,8 @@ pub fn compute(
         READY => 0,
         GENERATED => 1,
         DEPLOYED => 2,
-        _ => 3,
+        EXPOSED => 3,
+        _ => 4,
     });
     status.conditions = conditions;
     status
@@ -285,7 +306,13 @@ mod tests {
     fn running_when_every_service_is_ready() {
         let r = rendered();
         let p = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
-        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let stage = Stage::Deployed {
+            job: "j".into(),
+            configmap: "c".into(),
+            rendered: &r,
+            pod: Some(&p),
+            exposure: Exposure::Applied("l1".into()),
+        };
         let s = compute(&stage, None, Some(2), "T1");
         assert_eq!(s.phase, Some(Phase::Running));
         assert_eq!(s.ready.as_deref(), Some("2/2"));
@@ -297,9 +324,11 @@ mod tests {
             [
                 ("Ready", "True", "AllServicesReady"),
                 ("Generated", "True", "Generated"),
-                ("Deployed", "True", "PodCreated")
+                ("Deployed", "True", "PodCreated"),
+                ("Exposed", "True", "ServiceApplied")
             ]
         );
+        assert_eq!(s.conditions[3].message, "Service l1 routes the declared ports");
         assert_eq!(s.service_statuses["el"].ports["http"], 8545);
         assert_eq!(s.service_statuses["el_healthmon"].ports["healthmon"], 21171);
         assert_eq!(s.service_statuses["el_healthmon"].container, "el-healthmon");
@@ -321,7 +350,13 @@ mod tests {
             ..Default::default()
         });
         let p = pod(vec![crashed, cs("el-healthmon", true, 0, running())]);
-        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let stage = Stage::Deployed {
+            job: "j".into(),
+            configmap: "c".into(),
+            rendered: &r,
+            pod: Some(&p),
+            exposure: Exposure::Applied("l1".into()),
+        };
         let s = compute(&stage, None, Some(1), "T1");
         assert_eq!(s.phase, Some(Phase::Degraded));
         let el = &s.service_statuses["el"];
@@ -340,14 +375,26 @@ mod tests {
         let r = rendered();
         let starting = pod(vec![cs("el", false, 0, running())]);
         let first = compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&starting) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&starting),
+                exposure: Exposure::Applied("l1".into()),
+            },
             None,
             Some(1),
             "T1",
         );
         assert_eq!(first.phase, Some(Phase::Deploying));
         let again = compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&starting) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&starting),
+                exposure: Exposure::Applied("l1".into()),
+            },
             Some(&first),
             Some(1),
             "T2",
@@ -355,7 +402,13 @@ mod tests {
         assert_eq!(again, first, "nothing changed, nothing to write");
         let ready = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
         let done = compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&ready) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&ready),
+                exposure: Exposure::Applied("l1".into()),
+            },
             Some(&again),
             Some(1),
             "T3",
@@ -374,7 +427,13 @@ mod tests {
         r.warnings.push("service \"rollup-boost\" args[11] refers to host.docker.internal".into());
         let p = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
         let s = compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&p),
+                exposure: Exposure::Applied("l1".into()),
+            },
             None,
             Some(1),
             "T",
@@ -420,7 +479,13 @@ mod tests {
         let mut unpack = cs(UNPACK_CONTAINER, false, 1, waiting);
         unpack.last_state = Some(terminated(2, why));
         p.status.as_mut().unwrap().init_container_statuses = Some(vec![unpack.clone()]);
-        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let stage = Stage::Deployed {
+            job: "j".into(),
+            configmap: "c".into(),
+            rendered: &r,
+            pod: Some(&p),
+            exposure: Exposure::Applied("l1".into()),
+        };
         let s = compute(&stage, None, Some(1), "T1");
         assert_eq!(s.phase, Some(Phase::Failed));
         let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
@@ -429,7 +494,13 @@ mod tests {
         // Unpacked at last (exit 0 now, an old failure in lastState): the services decide again.
         unpack.state = Some(terminated(0, "unpacked 3 artifact files"));
         p.status.as_mut().unwrap().init_container_statuses = Some(vec![unpack]);
-        let stage = Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) };
+        let stage = Stage::Deployed {
+            job: "j".into(),
+            configmap: "c".into(),
+            rendered: &r,
+            pod: Some(&p),
+            exposure: Exposure::Applied("l1".into()),
+        };
         let s = compute(&stage, None, Some(1), "T1");
         assert_eq!(s.phase, Some(Phase::Deploying));
         let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
@@ -450,7 +521,13 @@ mod tests {
         };
         p.status.as_mut().unwrap().init_container_statuses = Some(vec![cs(UNPACK_CONTAINER, false, 0, failed)]);
         let s = compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&p),
+                exposure: Exposure::Applied("l1".into()),
+            },
             None,
             None,
             "T",
@@ -460,7 +537,13 @@ mod tests {
         // Still unpacking: nothing has failed.
         p.status.as_mut().unwrap().init_container_statuses = Some(vec![cs(UNPACK_CONTAINER, false, 0, running())]);
         let s = compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&p),
+                exposure: Exposure::Applied("l1".into()),
+            },
             None,
             None,
             "T",
@@ -538,7 +621,13 @@ spec:
     ) -> BuilderPlaygroundStatus {
         let p = pod(statuses);
         compute(
-            &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: r, pod: Some(&p) },
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: r,
+                pod: Some(&p),
+                exposure: Exposure::Applied("l1".into()),
+            },
             previous,
             None,
             "T",
@@ -588,8 +677,41 @@ spec:
         let previous = BuilderPlaygroundStatus { conditions: vec![foreign.clone()], ..Default::default() };
         let s = deployed(&r, vec![], Some(&previous));
         let types: Vec<&str> = s.conditions.iter().map(|c| c.type_.as_str()).collect();
-        assert_eq!(types, [READY, GENERATED, DEPLOYED, "example.com/Audited"]);
-        assert_eq!(s.conditions[3], foreign);
+        assert_eq!(types, [READY, GENERATED, DEPLOYED, EXPOSED, "example.com/Audited"]);
+        assert_eq!(s.conditions[4], foreign);
+    }
+
+    #[test]
+    fn a_refused_service_is_its_own_condition_and_the_devnet_still_runs() {
+        let r = rendered();
+        let p = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
+        let at = |exposure: Exposure, previous: Option<&BuilderPlaygroundStatus>, now: &str| {
+            compute(
+                &Stage::Deployed { job: "j".into(), configmap: "c".into(), rendered: &r, pod: Some(&p), exposure },
+                previous,
+                None,
+                now,
+            )
+        };
+        let refused = "create Service ns/l1: failed to allocate a serviceIP: range is full (500)";
+        let s = at(Exposure::Failed(refused.into()), None, "T1");
+        assert_eq!(s.phase, Some(Phase::Running), "the Pod runs and every service is ready");
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "AllServicesReady"));
+        let exposed = s.conditions.iter().find(|c| c.type_ == EXPOSED).unwrap();
+        assert_eq!(
+            (exposed.status.as_str(), exposed.reason.as_str(), exposed.message.as_str()),
+            ("False", "ServiceFailed", refused)
+        );
+        // Once the Service is applied the condition flips, with its own transition time.
+        let later = at(Exposure::Applied("l1".into()), Some(&s), "T2");
+        let exposed = later.conditions.iter().find(|c| c.type_ == EXPOSED).unwrap();
+        assert_eq!((exposed.status.as_str(), exposed.last_transition_time.as_str()), ("True", "T2"));
+        let ready = later.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.last_transition_time, "T1", "Ready did not flip");
+        let none = at(Exposure::NoPorts, None, "T1");
+        let exposed = none.conditions.iter().find(|c| c.type_ == EXPOSED).unwrap();
+        assert_eq!((exposed.status.as_str(), exposed.reason.as_str()), ("True", "NoPorts"));
     }
 
     #[test]

@@ -362,3 +362,53 @@ async fn render_warnings_are_surfaced() {
     assert!(relay.args.unwrap().contains(&"http://host.docker.internal:4444".to_owned()), "left verbatim");
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
+
+/// A Service the API server refuses (here a quota of no Services; at scale, a full service IP
+/// range) does not keep the devnet from running: the Pod comes first and reaches Ready, the
+/// refusal is the `Exposed` condition and a Warning event, and the Service follows once
+/// the API server allows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_service_does_not_keep_the_devnet_from_running() {
+    use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("noservice").await.unwrap();
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), &ns);
+    let quota = ResourceQuota {
+        metadata: kube::api::ObjectMeta { name: Some("no-services".into()), ..Default::default() },
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(BTreeMap::from([("services".to_owned(), Quantity("0".into()))])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    quotas.create(&Default::default(), &quota).await.unwrap();
+    apply(&client, &example("examples/l1.yaml", "l1", &ns)).await;
+    let pg = wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    let pg = if condition(&pg, "Exposed").is_some_and(|c| c.reason == "ServiceFailed") {
+        pg
+    } else {
+        wait_condition(&client, &ns, "l1", "Exposed", "False", Some("ServiceFailed"), Duration::from_secs(30)).await
+    };
+    let exposed = condition(&pg, "Exposed").unwrap();
+    assert!(exposed.message.contains("exceeded quota: no-services"), "{exposed:?}");
+    assert_eq!(pg.status.as_ref().unwrap().phase, Some(Phase::Running));
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+    assert!(services.get_opt("l1").await.unwrap().is_none());
+    let event = wait_for(
+        "a ServiceFailed Warning event",
+        Duration::from_secs(30),
+        async || events(&client, &ns).await,
+        |evs| evs.iter().find(|e| e.reason.as_deref() == Some("ServiceFailed")).cloned(),
+    )
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+
+    quotas.delete("no-services", &DeleteParams::default()).await.unwrap();
+    let pg =
+        wait_condition(&client, &ns, "l1", "Exposed", "True", Some("ServiceApplied"), Duration::from_secs(60)).await;
+    assert_eq!(condition(&pg, "Ready").unwrap().status, "True", "Ready all along");
+    assert!(services.get_opt("l1").await.unwrap().is_some());
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}

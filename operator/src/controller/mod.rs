@@ -46,6 +46,9 @@ pub struct Context {
     pub generator: GeneratorConfig,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<BuilderPlayground>, u32>>,
+    /// Services the API server refused, per playground: when to try again, how many times it
+    /// refused, and its words. The devnet runs meanwhile; retries back off like reconciles.
+    refused_services: Mutex<HashMap<ObjectRef<BuilderPlayground>, RefusedService>>,
     /// Rendered PodSpecs by playground, with the resourceVersion of the ConfigMap they came from.
     rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, CachedRendered>>,
     /// Undecodable objects already reported (uid@resourceVersion), so each is reported once.
@@ -72,11 +75,20 @@ impl Context {
             generator,
             failures: Mutex::default(),
             rendered: Mutex::default(),
+            refused_services: Mutex::default(),
             reported: Mutex::default(),
             server,
             stores,
         }
     }
+}
+
+/// A Service the API server refused: when to try again, after how many refusals, and why.
+#[derive(Debug, Clone)]
+struct RefusedService {
+    retry_at: std::time::Instant,
+    refusals: u32,
+    message: String,
 }
 
 /// A client that counts every request it sends in `bp_api_requests_total{method}`.

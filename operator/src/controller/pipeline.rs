@@ -3,7 +3,7 @@
 //! go out only to change something.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bp_generator::api::Phase;
 use bp_generator::cluster::{
@@ -23,10 +23,10 @@ use sha2::Digest;
 use tracing::{info, warn};
 
 use super::publish::{now, publish_status, truncate};
-use super::{Context, RESYNC, SHORT_WAIT};
+use super::{Context, RESYNC, RefusedService, SHORT_WAIT};
 use crate::children;
 use crate::error::{Context as _, Error};
-use crate::status::{self, Stage};
+use crate::status::{self, Exposure, Stage};
 
 pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<Action, Error> {
     let name = pg.name_any();
@@ -65,7 +65,9 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     };
 
     let pod = deploy(pg, ctx, &ns, &hash, &rendered).await?;
-    let stage = Stage::Deployed { job: job_name.clone(), configmap, rendered: &rendered, pod: pod.as_ref() };
+    let exposure = expose(pg, ctx, &ns, &rendered).await;
+    let exposed = !matches!(exposure, Exposure::Failed(_));
+    let stage = Stage::Deployed { job: job_name.clone(), configmap, rendered: &rendered, pod: pod.as_ref(), exposure };
     let status = status::compute(&stage, previous, generation, &now);
     let first_time_for_hash = previous.and_then(|s| s.pod_spec_config_map.as_ref()).is_none()
         || previous.and_then(|s| s.generator_job.as_deref()) != Some(job_name.as_str());
@@ -77,6 +79,9 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     publish_status(pg, ctx, status).await?;
     Ok(Action::requeue(if replacing {
         SHORT_WAIT
+    } else if !exposed {
+        // The Service is retried on its own; the devnet runs meanwhile.
+        Duration::from_secs(10)
     } else if settled {
         RESYNC
     } else {
@@ -184,8 +189,8 @@ fn generator_failure_message(ctx: &Context, ns: &str, job_name: &str) -> Option<
         .next()
 }
 
-/// Applies the Service and, when the Pod of `hash` must be created, the Secret and PVC it
-/// mounts and the Pod itself; returns the Pod of `hash`, if it exists yet.
+/// When the Pod of `hash` must be created, the Secret and PVC it mounts and the Pod itself;
+/// returns the Pod of `hash`, if it exists yet. The Service comes after ([`expose`]).
 async fn deploy(
     pg: &BuilderPlayground,
     ctx: &Context,
@@ -194,9 +199,6 @@ async fn deploy(
     rendered: &Rendered,
 ) -> Result<Option<Pod>, Error> {
     let name = pg.name_any();
-    if let Some(service) = children::service::build(pg, rendered) {
-        apply_if_changed(ctx, ns, &ctx.stores.services, service).await?;
-    }
     match ctx.stores.pods.get(&ObjectRef::new(&name).within(ns)) {
         Some(pod) if children::pod::hash_of(&pod) == Some(hash) && pod.metadata.deletion_timestamp.is_none() => {
             Ok(Some(Pod::clone(&pod)))
@@ -220,6 +222,45 @@ async fn deploy(
             let pod = apply(ctx, ns, &children::pod::build(pg, rendered, hash)).await?;
             info!(pod = %format!("{ns}/{name}"), "Pod created");
             Ok(Some(pod))
+        }
+    }
+}
+
+/// The longest wait before a refused Service is tried again.
+const SERVICE_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Applies the Service, after the Pod: it only exposes the devnet, so a Service the API server
+/// refuses (a full service IP range, a quota, a taken nodePort) is the `Exposed` condition's
+/// business and never keeps the devnet from running. After a refusal the Service is tried
+/// again with the reconciles' backoff, not on every change of the Pod.
+async fn expose(pg: &BuilderPlayground, ctx: &Context, ns: &str, rendered: &Rendered) -> Exposure {
+    let Some(service) = children::service::build(pg, rendered) else { return Exposure::NoPorts };
+    let key = ObjectRef::from_obj(pg);
+    let refused = ctx.refused_services.lock().ok().and_then(|r| r.get(&key).cloned());
+    if let Some(refused) = &refused
+        && Instant::now() < refused.retry_at
+    {
+        return Exposure::Failed(refused.message.clone());
+    }
+    let name = service.metadata.name.clone().unwrap_or_default();
+    match apply_if_changed(ctx, ns, &ctx.stores.services, service).await {
+        Ok(()) => {
+            if refused.is_some()
+                && let Ok(mut r) = ctx.refused_services.lock()
+            {
+                r.remove(&key);
+            }
+            Exposure::Applied(name)
+        }
+        Err(e) => {
+            let message = truncate(&e.to_string(), 1000);
+            let refusals = refused.map_or(1, |r| r.refusals.saturating_add(1));
+            warn!(service = %format!("{ns}/{name}"), error = %message, refusals, "cannot apply the Service; the devnet runs without it");
+            if let Ok(mut r) = ctx.refused_services.lock() {
+                let retry_at = Instant::now() + super::backoff(refusals).min(SERVICE_RETRY_MAX);
+                r.insert(key, RefusedService { retry_at, refusals, message: message.clone() });
+            }
+            Exposure::Failed(message)
         }
     }
 }
@@ -430,6 +471,7 @@ mod tests {
             configmap: podspec_configmap_name("l1"),
             rendered: &rendered,
             pod: Some(&pod),
+            exposure: Exposure::Applied("l1".into()),
         };
         pg.status = Some(status::compute(&stage, None, pg.metadata.generation, "2026-11-30T00:00:00Z"));
         assert_eq!(pg.status.as_ref().unwrap().phase, Some(Phase::Running), "the fixture is settled");

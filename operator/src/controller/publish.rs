@@ -12,7 +12,7 @@ use tracing::warn;
 
 use super::Context;
 use crate::error::Error;
-use crate::status::{DEPLOYED, GENERATED, READY};
+use crate::status::{DEPLOYED, EXPOSED, GENERATED, READY};
 
 /// Writes the status when it changed, and tells about the transitions: events, metrics.
 pub(super) async fn publish_status(
@@ -44,7 +44,7 @@ pub(super) async fn publish_status(
     for (type_, condition) in transitions(previous, &status) {
         let warning = matches!(
             condition.reason.as_str(),
-            "InvalidSpec" | "GeneratorFailed" | "ServicesFailing" | "PodCreatedWithWarnings"
+            "InvalidSpec" | "GeneratorFailed" | "ServicesFailing" | "PodCreatedWithWarnings" | "ServiceFailed"
         );
         if type_ == GENERATED && condition.status == "True" {
             ctx.metrics.generator_jobs.with_label_values(&["success"]).inc();
@@ -77,7 +77,7 @@ fn transitions<'a>(
     previous: Option<&BuilderPlaygroundStatus>,
     status: &'a BuilderPlaygroundStatus,
 ) -> Vec<(&'static str, &'a bp_generator::api::Condition)> {
-    [READY, GENERATED, DEPLOYED]
+    [READY, GENERATED, DEPLOYED, EXPOSED]
         .into_iter()
         .filter_map(|t| {
             let new = status.conditions.iter().find(|c| c.type_ == t)?;
