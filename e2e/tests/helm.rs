@@ -270,7 +270,9 @@ async fn the_chart_renders_what_the_operator_needs() {
             "Role",
             "RoleBinding",
             "Service",
-            "ServiceAccount"
+            "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"
         ]
     );
 
@@ -298,6 +300,34 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert!(c.get("command").is_none(), "the image's entrypoint (bp-operator) runs");
     assert_eq!(env_of(c, "BP_GENERATOR_IMAGE").unwrap()["value"], image, "generator Jobs run the same image");
     assert_eq!(env_of(c, "BP_METRICS_ADDR").unwrap()["value"], "0.0.0.0:8080");
+    assert_eq!(env_of(c, "BP_ALLOWED_HOST_PATHS").unwrap()["value"], "/data/builder-playground");
+    // The host directories local-path playgrounds may use: the operator's list and the
+    // admission policy's are one (trailing slashes dropped), bound in every namespace.
+    let policy = one(&docs, "ValidatingAdmissionPolicy");
+    let roots = |policy: &Value| {
+        let v = policy["spec"]["variables"].as_array().unwrap().iter().find(|v| v["name"] == "roots").unwrap().clone();
+        serde_json::from_str::<Value>(v["expression"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(roots(policy), json!(["/data/builder-playground"]));
+    assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+    let binding = one(&docs, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+    assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    assert!(binding["spec"].get("matchResources").is_none(), "every namespace");
+    let two = render(&["--set", "storage.allowedHostPaths={/srv/devnets/,/data/builder-playground}"]).await;
+    let c2 = &one(&two, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_of(c2, "BP_ALLOWED_HOST_PATHS").unwrap()["value"], "/srv/devnets,/data/builder-playground");
+    assert_eq!(roots(one(&two, "ValidatingAdmissionPolicy")), json!(["/srv/devnets", "/data/builder-playground"]));
+    let off = render(&["--set", "storage.admissionPolicy=false"]).await;
+    assert!(
+        kind(&off, "ValidatingAdmissionPolicy").is_empty() && kind(&off, "ValidatingAdmissionPolicyBinding").is_empty()
+    );
+    assert_eq!(
+        env_of(&one(&off, "Deployment")["spec"]["template"]["spec"]["containers"][0], "BP_ALLOWED_HOST_PATHS").unwrap()
+            ["value"],
+        "/data/builder-playground",
+        "the operator checks in any case"
+    );
     assert_eq!(env_of(c, "POD_NAME").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
     assert_eq!(env_of(c, "POD_NAMESPACE").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
     assert!(c["args"].as_array().unwrap().contains(&json!("--leader-elect")));
@@ -397,6 +427,11 @@ async fn the_chart_renders_what_the_operator_needs() {
     );
     let sm = one(&docs, "ServiceMonitor");
     assert_eq!(sm["metadata"]["labels"]["release"], "kube-prometheus");
+    assert_eq!(
+        one(&docs, "ValidatingAdmissionPolicyBinding")["spec"]["matchResources"]["namespaceSelector"]["matchLabels"],
+        json!({"kubernetes.io/metadata.name": "devnets"}),
+        "the policy binds where the operator watches"
+    );
     let svc = one(&docs, "Service");
     for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
         assert_eq!(svc["metadata"]["labels"].get(k), Some(v), "ServiceMonitor selector {k} matches the Service");
@@ -849,6 +884,30 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
         "an event reported by instance {operator_name}"
     );
     eprintln!("helm-e2e: bp/l1 Ready ({ready}) at {:.1}s", secs(started));
+
+    // A host directory outside storage.allowedHostPaths is refused at apply (the chart's
+    // ValidatingAdmissionPolicy), in the operator's words; one under it is accepted.
+    let mut escaping = l1.clone();
+    escaping.metadata = kube::api::ObjectMeta { name: Some("kubernetes".into()), ..Default::default() };
+    escaping.data.as_object_mut().unwrap().remove("status");
+    escaping.data["spec"]["storage"] = json!({"path": "/data/builder-playground/../../etc"});
+    let refused = playgrounds.create(&Default::default(), &escaping).await;
+    match refused {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "{status:?}");
+            assert!(
+                status.message.ends_with("spec.storage.path: \"/data/builder-playground/../../etc\" is outside the host directories this cluster allows for playgrounds (/data/builder-playground): choose a path under one of them, or storage type pvc or ephemeral"),
+                "{}",
+                status.message
+            );
+        }
+        other => d.fail(format!("a playground on the node's /etc was not refused at apply: {other:?}")).await,
+    }
+    escaping.data["spec"]["storage"] = json!({"path": "/data/builder-playground/team-a", "type": "local-path"});
+    let dry_run = kube::api::PostParams { dry_run: true, ..Default::default() };
+    if let Err(e) = playgrounds.create(&dry_run, &escaping).await {
+        d.fail(format!("a playground under the allowed root was refused: {e}")).await;
+    }
 
     // 4. A Prometheus server scrapes the operator through its metrics Service.
     let page = prom::http_get(metrics_addr, "/metrics").await.unwrap().1;

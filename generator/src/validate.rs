@@ -63,6 +63,43 @@ pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
     errors
 }
 
+/// Whether a `local-path` playground's host directory lies under one of `roots` (the host
+/// directories the cluster operator allows; the operator's `--allowed-host-paths`). Other
+/// storage types use no host path. Paths compare component by component after dropping `.`,
+/// empty components and trailing slashes; a `..` component is refused outright, since a
+/// hostPath is resolved on the node, where it could climb out of a root.
+pub fn host_path_allowed(spec: &BuilderPlaygroundSpec, roots: &[String]) -> Result<(), SpecError> {
+    let storage = spec.storage.as_ref();
+    if storage.and_then(|s| s.storage_type).unwrap_or_default() != StorageType::LocalPath {
+        return Ok(());
+    }
+    let (field, path) = match storage.and_then(|s| s.path.as_deref()) {
+        Some(path) => ("spec.storage.path", path),
+        None => ("spec.storage.type", crate::podspec::DEFAULT_STORAGE_PATH),
+    };
+    let components = |p: &str| -> Option<Vec<String>> {
+        let parts: Vec<String> = p.split('/').filter(|c| !c.is_empty() && *c != ".").map(str::to_owned).collect();
+        (p.starts_with('/') && !parts.iter().any(|c| c == "..")).then_some(parts)
+    };
+    let allowed = components(path)
+        .is_some_and(|wanted| roots.iter().filter_map(|r| components(r)).any(|root| wanted.starts_with(&root)));
+    if allowed {
+        return Ok(());
+    }
+    let shown = if roots.is_empty() { "none".to_owned() } else { roots.join(", ") };
+    let what = if field == "spec.storage.path" {
+        format!("{path:?} is outside")
+    } else {
+        format!("local-path storage uses {path} by default, which is outside")
+    };
+    Err(SpecError::field(
+        field,
+        format!(
+            "{what} the host directories this cluster allows for playgrounds ({shown}): choose a path under one of them, or storage type pvc or ephemeral"
+        ),
+    ))
+}
+
 fn validate_storage(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
     let storage_type = spec.storage.as_ref().and_then(|s| s.storage_type).unwrap_or_default();
     if let Some(generate) = &spec.generation() {
@@ -430,5 +467,59 @@ mod tests {
         assert!(m[3].contains("files[0].artifact"));
         assert!(m[4].contains("files[1].mountPath: \"/data/x\" is mounted twice"));
         assert!(m[5].contains("files[2].mountPath: \"data/y\" is not an absolute path"));
+    }
+
+    #[test]
+    fn host_paths_stay_under_the_allowed_roots() {
+        let roots = vec!["/data/builder-playground".to_owned(), "/mnt/devnets/".to_owned()];
+        let spec = |storage_type: Option<StorageType>, path: Option<&str>| BuilderPlaygroundSpec {
+            storage: Some(StorageSpec { storage_type, path: path.map(str::to_owned), ..Default::default() }),
+            ..Default::default()
+        };
+        let local = |path: &str| spec(None, Some(path));
+        for ok in [
+            "/data/builder-playground",
+            "/data/builder-playground/",
+            "/data/builder-playground/team-a",
+            "//data/./builder-playground//x",
+            "/mnt/devnets",
+            "/mnt/devnets/ci",
+        ] {
+            assert_eq!(host_path_allowed(&local(ok), &roots), Ok(()), "{ok}");
+        }
+        assert_eq!(host_path_allowed(&BuilderPlaygroundSpec::default(), &roots), Ok(()), "the default path");
+        let refused = |path: &str| host_path_allowed(&local(path), &roots).unwrap_err();
+        for bad in [
+            "/",
+            "/etc",
+            "/data",
+            "/data/builder-playground-other",
+            "/data/builder-playground/../../etc",
+            "/data/builder-playground/..",
+            "/mnt",
+            "data/builder-playground",
+        ] {
+            let e = refused(bad);
+            assert_eq!(e.field, "spec.storage.path", "{bad}");
+            assert_eq!(
+                e.message,
+                format!(
+                    "{bad:?} is outside the host directories this cluster allows for playgrounds (/data/builder-playground, /mnt/devnets/): choose a path under one of them, or storage type pvc or ephemeral"
+                )
+            );
+        }
+        // Only local-path storage uses the node's disk.
+        for other in [StorageType::Pvc, StorageType::Ephemeral] {
+            assert_eq!(host_path_allowed(&spec(Some(other), Some("/")), &roots), Ok(()));
+        }
+        assert_eq!(host_path_allowed(&spec(Some(StorageType::LocalPath), Some("/mnt/devnets/x")), &roots), Ok(()));
+        // The default path itself may be outside what the cluster allows.
+        let e = host_path_allowed(&BuilderPlaygroundSpec::default(), &["/srv".to_owned()]).unwrap_err();
+        assert_eq!(e.field, "spec.storage.type");
+        assert!(e.message.starts_with("local-path storage uses /data/builder-playground by default, which is outside the host directories this cluster allows for playgrounds (/srv)"), "{e}");
+        let e = host_path_allowed(&BuilderPlaygroundSpec::default(), &[]).unwrap_err();
+        assert!(e.message.contains("playgrounds (none)"), "{e}");
+        // A root that is not absolute allows nothing.
+        assert!(host_path_allowed(&local("/x/y"), &["x".to_owned()]).is_err());
     }
 }

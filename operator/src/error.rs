@@ -6,7 +6,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A request to the Kubernetes API failed.
-    #[error("{action}: {}", bp_generator::cluster::api_error_message(source))]
+    #[error("{action}: {}{}", bp_generator::cluster::api_error_message(source), pod_security_advice(source))]
     Kube {
         action: String,
         #[source]
@@ -24,6 +24,7 @@ impl Error {
     /// A bounded CamelCase reason, for conditions, events and metric labels.
     pub fn reason(&self) -> &'static str {
         match self {
+            Error::Kube { source, .. } if refused_by_pod_security(source) => "PodSecurityRefused",
             Error::Kube { source: kube::Error::Api(status), .. } if status.code == 403 => "Forbidden",
             Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409 => "Conflict",
             Error::Kube { .. } => "KubeApiError",
@@ -46,6 +47,25 @@ impl Error {
             }
             _ => false,
         }
+    }
+}
+
+/// The namespace's Pod Security admission refused the object (`violates PodSecurity`).
+fn refused_by_pod_security(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(status) if status.code == 403 && status.message.contains("violates PodSecurity"))
+}
+
+/// What to do about a Pod Security refusal: local-path storage is a hostPath volume, which the
+/// `baseline` and `restricted` levels refuse.
+fn pod_security_advice(e: &kube::Error) -> &'static str {
+    match e {
+        kube::Error::Api(status) if refused_by_pod_security(e) && status.message.contains("hostPath") => {
+            "; local-path storage is a hostPath volume, which this namespace's Pod Security level refuses: use spec.storage.type pvc (or ephemeral), or a namespace whose pod-security.kubernetes.io/enforce level is privileged"
+        }
+        _ if refused_by_pod_security(e) => {
+            "; the devnet's images need what this namespace's Pod Security level refuses: use a namespace whose pod-security.kubernetes.io/enforce level is privileged"
+        }
+        _ => "",
     }
 }
 
@@ -83,6 +103,36 @@ mod tests {
         assert_eq!(bad.reason(), "BadConfigMap");
         assert_eq!(Error::NoNamespace("l1".into()).reason(), "NoNamespace");
         assert_eq!(refused(409, None).to_string(), "applying Pod dev/l1: denied (409)");
+    }
+
+    #[test]
+    fn a_pod_security_refusal_says_what_to_use_instead() {
+        let refusal = |code: u16, message: &str| {
+            let status =
+                serde_json::json!({"status": "Failure", "code": code, "message": message, "reason": "Forbidden"});
+            let status: kube::core::Status = serde_json::from_value(status).expect("a Status");
+            Err::<(), _>(kube::Error::Api(Box::new(status))).during(|| "apply Pod dev/l1".into()).unwrap_err()
+        };
+        let host_path =
+            r#"pods "l1" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "artifacts")"#;
+        let e = refusal(403, host_path);
+        assert_eq!(e.reason(), "PodSecurityRefused");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "apply Pod dev/l1: {host_path} (403); local-path storage is a hostPath volume, which this namespace's Pod Security level refuses: use spec.storage.type pvc (or ephemeral), or a namespace whose pod-security.kubernetes.io/enforce level is privileged"
+            )
+        );
+        let caps = r#"pods "l1" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true"#;
+        let e = refusal(403, caps);
+        assert_eq!(e.reason(), "PodSecurityRefused");
+        assert!(e.to_string().ends_with("(403); the devnet's images need what this namespace's Pod Security level refuses: use a namespace whose pod-security.kubernetes.io/enforce level is privileged"), "{e}");
+        // Other refusals are what they are.
+        let quota = r#"pods "l1" is forbidden: exceeded quota: q"#;
+        assert_eq!(refusal(403, quota).reason(), "Forbidden");
+        assert_eq!(refusal(403, quota).to_string(), format!("apply Pod dev/l1: {quota} (403)"));
+        assert_eq!(refusal(422, host_path).reason(), "KubeApiError", "only a 403 is an admission refusal");
+        assert!(!refusal(422, host_path).to_string().contains("local-path"));
     }
 
     #[test]

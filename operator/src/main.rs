@@ -26,6 +26,10 @@ struct Args {
     /// Seconds a generator Job may run.
     #[arg(long, default_value_t = 600)]
     generator_deadline: i64,
+    /// Host directories under which `local-path` playgrounds may keep their files
+    /// (comma-separated); a playground whose `spec.storage.path` lies elsewhere is invalid.
+    #[arg(long, env = "BP_ALLOWED_HOST_PATHS", value_delimiter = ',', default_value = bp_generator::podspec::DEFAULT_STORAGE_PATH)]
+    allowed_host_paths: Vec<String>,
     /// Reconcile only while holding the leader Lease, so that several replicas can run.
     #[arg(long, env = "BP_LEADER_ELECT")]
     leader_elect: bool,
@@ -61,6 +65,12 @@ fn main() -> ExitCode {
         namespace: args.namespace,
         generator_backoff_limit: args.generator_backoff_limit,
         generator_deadline_seconds: args.generator_deadline,
+        allowed_host_paths: args
+            .allowed_host_paths
+            .into_iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
         kube_config: None,
         leader_election: args.leader_elect.then(|| LeaderElection {
             namespace: args.leader_election_namespace,

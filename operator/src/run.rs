@@ -25,6 +25,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     pub generator_backoff_limit: i32,
     pub generator_deadline_seconds: i64,
+    /// Host directories `local-path` playgrounds may use.
+    pub allowed_host_paths: Vec<String>,
     /// Cluster access; inferred (KUBECONFIG, in-cluster) when `None`.
     pub kube_config: Option<kube::Config>,
     /// Reconcile only while holding this Lease (several replicas); `None`: always.
@@ -90,6 +92,7 @@ pub async fn run(
         native_sidecars,
         backoff_limit: settings.generator_backoff_limit,
         deadline_seconds: settings.generator_deadline_seconds,
+        allowed_host_paths: settings.allowed_host_paths,
     };
     // The watch marks the state ready at its first complete list. (Store::wait_until_ready is
     // not used: in kube-runtime 5 only one of several concurrent waiters is woken, and the

@@ -412,3 +412,60 @@ async fn a_refused_service_does_not_keep_the_devnet_from_running() {
     assert!(services.get_opt("l1").await.unwrap().is_some());
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
+
+/// `spec.storage.path` outside the host directories the cluster allows (`/etc` here; the
+/// operator runs with the default `/data/builder-playground`) is an invalid spec, naming the
+/// field, and nothing is created: no generator Job, no Pod on the node's `/etc`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_path_outside_the_allowed_roots_is_refused() {
+    use bp_generator::api::StorageSpec;
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("etc").await.unwrap();
+    let mut pg = example("examples/l1.yaml", "kubernetes", &ns);
+    pg.spec.storage = Some(StorageSpec { path: Some("/".into()), ..Default::default() });
+    apply(&client, &pg).await;
+    let got = wait_condition(&client, &ns, "kubernetes", "Ready", "False", Some("InvalidSpec"), READY_TIMEOUT).await;
+    assert_eq!(
+        condition(&got, "Ready").unwrap().message,
+        "spec.storage.path: \"/\" is outside the host directories this cluster allows for playgrounds (/data/builder-playground): choose a path under one of them, or storage type pvc or ephemeral"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(jobs(&client, &ns).await.is_empty(), "no generator Job");
+    assert!(pod(&client, &ns, "kubernetes").await.is_none(), "no Pod");
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// A namespace whose Pod Security level is `baseline` refuses hostPath volumes: the playground
+/// says so and what to use instead; with `ephemeral` storage the same devnet runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_security_refusal_says_which_storage_to_use() {
+    use bp_generator::api::{StorageSpec, StorageType};
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Patch, PatchParams};
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("baseline").await.unwrap();
+    let label = serde_json::json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}});
+    Api::<Namespace>::all(client.clone()).patch(&ns, &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
+    let mut pg = example("examples/l1.yaml", "l1", &ns);
+    apply(&client, &pg).await;
+    let got = wait_condition(&client, &ns, "l1", "Ready", "False", Some("PodSecurityRefused"), READY_TIMEOUT).await;
+    let message = &condition(&got, "Ready").unwrap().message;
+    assert!(message.contains("violates PodSecurity \"baseline:latest\": hostPath volumes"), "{message}");
+    assert!(message.ends_with("use spec.storage.type pvc (or ephemeral), or a namespace whose pod-security.kubernetes.io/enforce level is privileged"), "{message}");
+    assert!(pod(&client, &ns, "l1").await.is_none());
+    let event = wait_for(
+        "a PodSecurityRefused Warning event",
+        Duration::from_secs(30),
+        async || events(&client, &ns).await,
+        |evs| evs.iter().find(|e| e.reason.as_deref() == Some("PodSecurityRefused")).cloned(),
+    )
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+
+    pg.spec.storage = Some(StorageSpec { storage_type: Some(StorageType::Ephemeral), ..Default::default() });
+    apply(&client, &pg).await;
+    wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}

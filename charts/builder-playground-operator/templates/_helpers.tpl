@@ -51,3 +51,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/* storage.allowedHostPaths without trailing slashes (the root "/" stays), as a JSON list. */}}
+{{- define "bpo.allowedHostPaths" -}}
+{{- $roots := list -}}
+{{- range .Values.storage.allowedHostPaths -}}
+{{- $root := trimSuffix "/" . -}}
+{{- $roots = append $roots (ternary "/" $root (eq $root "")) -}}
+{{- end -}}
+{{- toJson $roots -}}
+{{- end -}}

@@ -27,6 +27,9 @@ pub struct GeneratorConfig {
     pub backoff_limit: i32,
     /// Seconds before a running Job is stopped.
     pub deadline_seconds: i64,
+    /// Host directories under which `local-path` playgrounds may keep their files (the
+    /// cluster operator's choice; anything else is an invalid spec).
+    pub allowed_host_paths: Vec<String>,
 }
 
 /// The generator Job for `hash`.
@@ -123,7 +126,13 @@ mod tests {
     use bp_generator::api::GenerateSpec;
 
     fn config() -> GeneratorConfig {
-        GeneratorConfig { image: "op:1".into(), native_sidecars: true, backoff_limit: 2, deadline_seconds: 600 }
+        GeneratorConfig {
+            image: "op:1".into(),
+            native_sidecars: true,
+            backoff_limit: 2,
+            deadline_seconds: 600,
+            allowed_host_paths: vec![bp_generator::podspec::DEFAULT_STORAGE_PATH.into()],
+        }
     }
 
     #[test]

@@ -52,7 +52,13 @@ fn restricted() -> Value {
 }
 
 fn config(native_sidecars: bool) -> job::GeneratorConfig {
-    job::GeneratorConfig { image: "op:1".into(), native_sidecars, backoff_limit: 2, deadline_seconds: 600 }
+    job::GeneratorConfig {
+        image: "op:1".into(),
+        native_sidecars,
+        backoff_limit: 2,
+        deadline_seconds: 600,
+        allowed_host_paths: vec![bp_generator::podspec::DEFAULT_STORAGE_PATH.into()],
+    }
 }
 
 #[test]

@@ -10,7 +10,8 @@ use bp_generator::cluster::{
     FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name,
     read_rendered, short_hash,
 };
-use bp_generator::{BuilderPlayground, RenderOptions, Rendered, SpecErrors, render, validate::validate};
+use bp_generator::validate::{host_path_allowed, validate};
+use bp_generator::{BuilderPlayground, RenderOptions, Rendered, SpecErrors, render};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
@@ -44,7 +45,7 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     let generation = pg.metadata.generation;
     let now = now();
 
-    if let Err(message) = check_spec(pg, ctx.generator.native_sidecars) {
+    if let Err(message) = check_spec(pg, &ctx.generator) {
         let status = status::compute(&Stage::Invalid { message }, previous, generation, &now);
         publish_status(pg, ctx, status).await?;
         return Ok(Action::await_change());
@@ -89,8 +90,11 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     }))
 }
 
-/// The spec can be rendered (or, when `generate` produces the services, is well-formed).
-fn check_spec(pg: &BuilderPlayground, native_sidecars: bool) -> Result<(), String> {
+/// The spec can be rendered (or, when `generate` produces the services, is well-formed), and
+/// its host directory is one the cluster allows.
+fn check_spec(pg: &BuilderPlayground, config: &children::job::GeneratorConfig) -> Result<(), String> {
+    host_path_allowed(&pg.spec, &config.allowed_host_paths).map_err(|e| e.to_string())?;
+    let native_sidecars = config.native_sidecars;
     if pg.spec.generation().is_some() && pg.spec.services.is_empty() {
         let errors = validate(&pg.spec);
         return if errors.is_empty() { Ok(()) } else { Err(SpecErrors(errors).to_string()) };
@@ -408,8 +412,13 @@ mod tests {
         let (reader, _writer) = reflector::store();
         let metrics = Metrics::new(reader).unwrap();
         let server = Arc::new(ServerState { metrics: metrics.clone(), ready: true.into() });
-        let generator =
-            GeneratorConfig { image: "op:1".into(), native_sidecars: true, backoff_limit: 2, deadline_seconds: 600 };
+        let generator = GeneratorConfig {
+            image: "op:1".into(),
+            native_sidecars: true,
+            backoff_limit: 2,
+            deadline_seconds: 600,
+            allowed_host_paths: vec![bp_generator::podspec::DEFAULT_STORAGE_PATH.into()],
+        };
         let (stores, writers) = Stores::new();
         stores.mark_synced();
         (Arc::new(Context::new(client, metrics, generator, server, stores)), writers, seen)

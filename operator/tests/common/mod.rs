@@ -74,6 +74,7 @@ pub async fn env() -> &'static Env {
             namespace: None,
             generator_backoff_limit: 0,
             generator_deadline_seconds: 120,
+            allowed_host_paths: vec![bp_generator::podspec::DEFAULT_STORAGE_PATH.into()],
             kube_config: Some(cluster.config()),
             leader_election: None,
         };
