@@ -82,7 +82,8 @@ pub const PROJECT_IMAGE: &str = "ghcr.io/flashbots/builder-playground-operator";
 
 /// The images every cluster gets: the sandbox's pause, busybox, the project's image
 /// (`bp-operator` and `bp-generator` from `bins`, tagged with the workspace version and
-/// `extra_tags`), and the stand-ins for the devnet images that cannot be had here.
+/// `extra_tags`), and the stand-ins for the devnet images that cannot be had here (one image per
+/// distinct entrypoint and cmd, sharing their layers).
 pub fn default_images(bins: &Path, extra_tags: &[String]) -> Result<Vec<ImageSpec>> {
     let standin = bins.join("bp-standin");
     let mut tags = vec![env!("CARGO_PKG_VERSION").to_string()];
@@ -93,12 +94,9 @@ pub fn default_images(bins: &Path, extra_tags: &[String]) -> Result<Vec<ImageSpe
     if let Some(layers) = builder_playground_standin(&standin)? {
         project.layers.extend(layers);
     }
-    Ok(vec![
-        images::pause_image(&standin)?,
-        images::busybox_image()?,
-        project,
-        images::standin_image(&standin, &standins)?,
-    ])
+    let mut all = vec![images::pause_image(&standin)?, images::busybox_image()?, project];
+    all.extend(images::standin_images(&standin, &standins)?);
+    Ok(all)
 }
 
 /// One recipe's recorded output: its name and (path in the output folder, file) pairs.

@@ -344,6 +344,150 @@ async fn the_opstack_manifest_with_fixture_artifacts_is_wired() {
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
 
+/// builder-playground's ready checks with a `query_url` are `curl URL` in an alpine/curl
+/// sidecar: any HTTP answer counts, a 404 too. The generator turns them into httpGet probes,
+/// which need 200-399; builder-hub v0.3.1-alpha1 (and its stand-in) answers `/readyz` on
+/// LISTEN_ADDR only, so its admin port's `/readyz` and the proxy's `/` (builder-hub's `/`) are
+/// 404 and those probes never pass. Here the two services get builder-playground's own check,
+/// `curl URL`, run in their container (the stand-in images have a curl).
+fn curl_ready_checks(pg: &mut BuilderPlayground) {
+    for svc in ["builder-hub-api", "builder-hub-proxy"] {
+        let check = service(pg, svc).ready_check.as_mut().unwrap_or_else(|| panic!("{svc}: a ready check"));
+        let url = check.query_url.take().unwrap_or_else(|| panic!("{svc}: a query_url check"));
+        check.test = vec!["CMD".into(), "curl".into(), url];
+    }
+}
+
+/// One HTTP/1.0 GET from the test to the Pod's IP: (status, body).
+fn http_get(ip: &str, port: u16, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect((ip, port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap();
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer");
+    let status = String::from_utf8_lossy(&answer[9..12]).parse().unwrap();
+    (status, answer[end + 4..].to_vec())
+}
+
+/// builder-playground c473a6a's buildernet (`start buildernet`'s manifest) with the l1 folder's
+/// files: l1's services (beacon_healthmon removed, as the recipe does), builder-hub's database,
+/// API and mock proxy, and caddy serving the genesis and testnet directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_buildernet_manifest_with_fixture_artifacts_is_wired() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("buildernet").await.unwrap();
+    let folder = folder_with("bn-default.manifest.json", &[]);
+    let (secrets, mut playground) = convert(folder.path(), &ns);
+    curl_ready_checks(&mut playground);
+    deploy(&secrets, &playground, &ns).await;
+    let pg = wait_condition(&client, &ns, NAME, "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    let status = pg.status.unwrap();
+    assert_eq!(status.ready.as_deref(), Some("9/9"));
+    let s = |v: &[&str]| v.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let expected: Vec<(&str, Vec<String>)> = vec![
+        ("el", s(&["reth node: contract satisfied: flags, 4 files (0 warnings)"])),
+        (
+            "beacon",
+            s(&[
+                "lighthouse bn: peer --execution-endpoint http://localhost:8551/: engine API answered, chain 1337, accepted our JWT",
+                "lighthouse bn: peer --builder http://localhost:5555/: builder API status 200",
+                "lighthouse bn: contract satisfied: flags, 3 files (0 warnings)",
+            ]),
+        ),
+        ("validator", s(&["lighthouse vc: contract satisfied: flags, 2 files (0 warnings)"])),
+        ("mev-boost-relay", s(&["mev-boost-relay: contract satisfied"])),
+        (
+            "builder-hub-db",
+            s(&[
+                // The image's own entrypoint and cmd: `docker-entrypoint.sh postgres`.
+                "bp-standin: stand-in for docker-entrypoint.sh: postgres",
+                "postgres: file $PGDATA /var/lib/postgresql/data: writable directory",
+                "postgres: listening on tcp ports [5432]",
+                "role \"postgres\", databases postgres, template0, template1, host auth trust (loopback: trust)",
+                // The probe (`/bin/sh -c pg_isready`, PGUSER) and builder-hub (POSTGRES_DSN).
+                "postgres: client \"postgres\" connected to database \"postgres\" (pg_isready)",
+                "postgres: client \"postgres\" connected to database \"postgres\"\n",
+                "postgres: contract satisfied: 1 files (0 warnings), listening on [5432]",
+            ]),
+        ),
+        (
+            "builder-hub-api",
+            s(&[
+                "bp-standin: stand-in for builder-hub: \n",
+                "builder-hub: peer POSTGRES_DSN postgres@localhost:5432/postgres: connected, server_version 15.10 (bp-standin)",
+                "msg=\"Starting HTTP server\" server=ADMIN_ADDR listenAddress=0.0.0.0:8081",
+                "builder-hub: listening on tcp ports [8080, 8081, 8082, 8090]",
+                "builder-hub: contract satisfied",
+            ]),
+        ),
+        (
+            "builder-hub-proxy",
+            s(&[
+                "bp-standin: stand-in for nginx: -g daemon off;",
+                "nginx: note: TARGET=http://localhost:8080 is not read by this image",
+                "nginx: listening on tcp ports [80 8888]",
+                "nginx: peer proxy_pass http://builder-hub-api:8080/: HTTP 404 (any answer counts)",
+                "nginx: contract satisfied",
+            ]),
+        ),
+        (
+            "server",
+            s(&[
+                "caddy: file --root /data: readable directory",
+                "caddy: listening on tcp ports [8100]",
+                "caddy: GET /: 200 OK",
+                "caddy: contract satisfied: flags, 1 files (0 warnings), listening on [8100]",
+            ]),
+        ),
+    ];
+    for (svc, lines) in &expected {
+        let st = &status.service_statuses[*svc];
+        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
+        let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
+        assert!(!text.contains("WARNING"), "{svc}: {text}");
+    }
+    // From outside the Pod, at its IP: caddy serves the folder's genesis as it is; builder-hub
+    // answers /readyz on LISTEN_ADDR, not on its admin port; the proxy passes requests on.
+    let ip = pod(&client, &ns, NAME).await.unwrap().status.unwrap().pod_ip.unwrap();
+    let genesis = std::fs::read(fixture("l1-artifacts/genesis.json")).unwrap();
+    assert_eq!(http_get(&ip, 8100, "/genesis.json"), (200, genesis));
+    let (status, listing) = http_get(&ip, 8100, "/testnet/");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&listing).contains("genesis.ssz"), "{}", String::from_utf8_lossy(&listing));
+    assert_eq!(http_get(&ip, 8080, "/readyz").0, 200);
+    assert_eq!(http_get(&ip, 8081, "/readyz").0, 404);
+    assert_eq!(http_get(&ip, 8888, "/livez").0, 200);
+    assert_eq!(http_get(&ip, 8888, "/").0, 404);
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// (e) buildernet: builder-hub's POSTGRES_DSN names a database the db does not have; lib/pq's
+/// error is builder-hub's fatal one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_database_in_the_dsn_fails_builder_hub() {
+    let env = env().await;
+    let ns = env.cluster.create_namespace("bn-dsn").await.unwrap();
+    let folder = folder_with("bn-default.manifest.json", &[]);
+    let (secrets, mut playground) = convert(folder.path(), &ns);
+    curl_ready_checks(&mut playground);
+    let dsn = service(&mut playground, "builder-hub-api").env.get_mut("POSTGRES_DSN").unwrap();
+    assert!(dsn.ends_with("/postgres?sslmode=disable"), "{dsn}");
+    *dsn = dsn.replace("/postgres?sslmode=disable", "/builderhub?sslmode=disable");
+    deploy(&secrets, &playground, &ns).await;
+    fails_on(&ns, "builder-hub-api", 1, "builder-hub: log.Fatal: pq: database \"builderhub\" does not exist").await;
+    logs_show(
+        &ns,
+        "builder-hub-db",
+        &["postgres: FATAL:  database \"builderhub\" does not exist".into()],
+        Duration::from_secs(30),
+    )
+    .await;
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
 /// (a) A `files` mount removed from the EL: reth cannot read its `--chain` genesis.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_removed_file_mount_fails_the_el() {

@@ -18,9 +18,9 @@
 //! Files not used for [`PRUNE_AFTER`] are removed when an archive is built.
 //!
 //! The images themselves: [`busybox_image`], [`project_image`] (the operator's image, like
-//! `Dockerfile`), [`pause_image`] (the sandbox image) and [`standin_image`], which carries
-//! every devnet image name ([`STANDIN_IMAGES`]) and runs `bp-standin`, a stand-in that answers
-//! on the ports a client's command line names.
+//! `Dockerfile`), [`pause_image`] (the sandbox image) and [`standin_images`], which carry every
+//! devnet image name ([`STANDIN_IMAGES`]), each with its real image's entrypoint and cmd, and run
+//! `bp-standin`, a stand-in that checks the Pod's wiring under the real program's name.
 
 mod clients;
 pub mod tar;
@@ -821,7 +821,7 @@ pub fn project_image(bin_dir: &Path, names: &[String]) -> Result<ImageSpec> {
 }
 
 /// The sandbox image [`PAUSE_IMAGE`]: bp-standin's glibc layer (shared with
-/// [`standin_image`]) and /pause → bp-standin, which then acts as pause; user 65535.
+/// [`standin_images`]) and /pause → bp-standin, which then acts as pause; user 65535.
 pub fn pause_image(standin: &Path) -> Result<ImageSpec> {
     Ok(ImageSpec {
         names: vec![PAUSE_IMAGE.to_string()],
@@ -832,23 +832,169 @@ pub fn pause_image(standin: &Path) -> Result<ImageSpec> {
     })
 }
 
-/// The stand-in image, imported under `names` (normally [`STANDIN_IMAGES`]): busybox (for
-/// shell scripts and `wget` probes), bp-standin's glibc layer, and a layer linking every
-/// client name ([`CLIENTS`]: /usr/local/bin/<name>) and absolute entrypoint
-/// ([`ABSOLUTE_ENTRYPOINTS`]) to bp-standin. Entrypoint bp-standin, so an image run without
-/// a command (`args: [caddy, …]`) is a stand-in too.
-pub fn standin_image(standin: &Path, names: &[String]) -> Result<ImageSpec> {
-    Ok(ImageSpec {
-        names: names.to_vec(),
-        layers: vec![busybox_layer()?, standin_layer(standin)?, client_links()],
-        entrypoint: vec![STANDIN_BIN.into()],
-        env: vec![STANDIN_PATH.into(), STANDIN_FILES_WARN.into()],
-        working_dir: Some("/".into()),
-        ..ImageSpec::default()
-    })
+/// How one devnet image starts when a container gives no `command` (and, for an image with an
+/// entrypoint, no `args`): its entrypoint, cmd, extra environment and working directory, as the
+/// real image's config has them, so that the stand-in runs under the same program name with the
+/// same arguments as the real program would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandinConfig {
+    pub entrypoint: &'static [&'static str],
+    pub cmd: &'static [&'static str],
+    /// Besides [`STANDIN_PATH`] and [`STANDIN_FILES_WARN`].
+    pub env: &'static [&'static str],
+    pub working_dir: &'static str,
 }
 
-/// [`STANDIN_IMAGES`] as owned names, for [`standin_image`].
+impl StandinConfig {
+    const fn entrypoint(entrypoint: &'static [&'static str]) -> StandinConfig {
+        StandinConfig { entrypoint, cmd: &[], env: &[], working_dir: "/" }
+    }
+
+    const fn cmd(cmd: &'static [&'static str]) -> StandinConfig {
+        StandinConfig { entrypoint: &[], cmd, env: &[], working_dir: "/" }
+    }
+}
+
+/// The config of each stand-in image by repository (the name without its tag): the real
+/// image's Entrypoint/Cmd (from its Dockerfile) where known; where not, a guess, marked so.
+pub const STANDIN_CONFIGS: &[(&str, StandinConfig)] = &[
+    // reth's Dockerfile: ENTRYPOINT ["/usr/local/bin/reth"].
+    ("ghcr.io/paradigmxyz/reth", StandinConfig::entrypoint(&["/usr/local/bin/reth"])),
+    // Built by the same Dockerfile (unverified for op-reth).
+    ("ghcr.io/paradigmxyz/op-reth", StandinConfig::entrypoint(&["/usr/local/bin/op-reth"])),
+    // builder-playground's Dockerfile: FROM golang (Debian), binaries in /usr/local/bin, no
+    // ENTRYPOINT/CMD, so Debian's CMD ["bash"]; busybox has no bash: sh.
+    ("docker.io/flashbots/playground-utils", StandinConfig { working_dir: "/app", ..StandinConfig::cmd(&["sh"]) }),
+    // Lighthouse's Dockerfile: FROM ubuntu, /usr/local/bin/lighthouse, no ENTRYPOINT/CMD (so
+    // ubuntu's CMD ["/bin/bash"], which busybox lacks): the program itself instead.
+    ("docker.io/sigp/lighthouse", StandinConfig::cmd(&["lighthouse"])),
+    // op-geth's Dockerfile: ENTRYPOINT ["geth"].
+    ("us-docker.pkg.dev/oplabs-tools-artifacts/images/op-geth", StandinConfig::entrypoint(&["geth"])),
+    // optimism's ops/docker/op-stack-go/Dockerfile: CMD ["op-node"], CMD ["op-batcher"].
+    ("us-docker.pkg.dev/oplabs-tools-artifacts/images/op-node", StandinConfig::cmd(&["op-node"])),
+    ("us-docker.pkg.dev/oplabs-tools-artifacts/images/op-batcher", StandinConfig::cmd(&["op-batcher"])),
+    // builder-hub v0.3.1-alpha1 docker/database/Dockerfile: FROM postgres:15 (ENTRYPOINT
+    // ["docker-entrypoint.sh"], CMD ["postgres"], PGDATA), ENV POSTGRES_DB=postgres and
+    // POSTGRES_HOST_AUTH_METHOD=trust.
+    (
+        "docker.io/flashbots/builder-hub-db",
+        StandinConfig {
+            entrypoint: &["docker-entrypoint.sh"],
+            cmd: &["postgres"],
+            env: &["PGDATA=/var/lib/postgresql/data", "POSTGRES_DB=postgres", "POSTGRES_HOST_AUTH_METHOD=trust"],
+            working_dir: "/",
+        },
+    ),
+    // docker/httpserver/Dockerfile: WORKDIR /app, CMD ["/app/builder-hub"].
+    (
+        "docker.io/flashbots/builder-hub",
+        StandinConfig { working_dir: "/app", ..StandinConfig::cmd(&["/app/builder-hub"]) },
+    ),
+    // docker/mock-proxy/Dockerfile: FROM nginx:1.27 (ENTRYPOINT ["/docker-entrypoint.sh"], CMD
+    // ["nginx", "-g", "daemon off;"]) with its conf.d/default.conf ([`NGINX_MOCK_PROXY_CONF`]).
+    (
+        "docker.io/flashbots/builder-hub-mock-proxy",
+        StandinConfig {
+            entrypoint: &["/docker-entrypoint.sh"],
+            cmd: &["nginx", "-g", "daemon off;"],
+            env: &[],
+            working_dir: "/",
+        },
+    ),
+    // caddy's image: no ENTRYPOINT, this CMD, XDG directories, WORKDIR /srv.
+    (
+        "docker.io/library/caddy",
+        StandinConfig {
+            entrypoint: &[],
+            cmd: &["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+            env: &["XDG_CONFIG_HOME=/config", "XDG_DATA_HOME=/data"],
+            working_dir: "/srv",
+        },
+    ),
+    ("docker.io/alpine/curl", StandinConfig::entrypoint(&["curl"])),
+    // mev-boost's and rbuilder's Dockerfiles: ENTRYPOINT ["/app/<program>"].
+    ("docker.io/flashbots/mev-boost", StandinConfig::entrypoint(&["/app/mev-boost"])),
+    ("ghcr.io/flashbots/rbuilder", StandinConfig::entrypoint(&["/app/rbuilder"])),
+    // prom/prometheus: ENTRYPOINT ["/bin/prometheus"] with its default flags as CMD.
+    (
+        "docker.io/prom/prometheus",
+        StandinConfig {
+            entrypoint: &["/bin/prometheus"],
+            cmd: &["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+            env: &[],
+            working_dir: "/prometheus",
+        },
+    ),
+    ("docker.io/flashbots/rollup-boost", StandinConfig::entrypoint(&["/usr/local/bin/rollup-boost"])),
+    ("ghcr.io/base/node-reth-dev", StandinConfig::entrypoint(&["/app/base-client"])),
+    // Unverified: each image's program under its own name in /usr/local/bin.
+    ("docker.io/flashbots/contender", StandinConfig::entrypoint(&["contender"])),
+    ("ghcr.io/flashbots/op-rbuilder", StandinConfig::entrypoint(&["/usr/local/bin/op-rbuilder"])),
+    ("ghcr.io/flashbots/bproxy", StandinConfig::entrypoint(&["/usr/local/bin/bproxy"])),
+    ("docker.io/flashbots/flashblocks-rpc", StandinConfig::entrypoint(&["/usr/local/bin/flashblocks-rpc"])),
+    ("docker.io/mikawamp/websocket-rpc", StandinConfig::entrypoint(&["/usr/local/bin/websocket-rpc"])),
+    ("ghcr.io/flashbots/chain-monitor", StandinConfig::entrypoint(&["/usr/local/bin/chain-monitor"])),
+    ("ghcr.io/flashbots/attested-tls-proxy", StandinConfig::entrypoint(&["/usr/local/bin/attested-tls-proxy"])),
+];
+
+/// builder-hub-mock-proxy's nginx site (v0.3.1-alpha1 `docker/mock-proxy/nginx-default.conf`,
+/// rewritten): port 80 and 8888 proxy to builder-hub-api:8080 with mock attestation headers.
+/// It names its upstream itself: the `TARGET` builder-playground sets is not read.
+pub const NGINX_MOCK_PROXY_CONF: &str = "server {\n  listen 80;\n  listen 8888;\n\n  location / {\n    \
+proxy_pass http://builder-hub-api:8080;\n    proxy_set_header X-Flashbots-Attestation-Type 'test';\n    \
+proxy_set_header X-Flashbots-Measurement '{}';\n    proxy_set_header X-Forwarded-For '1.2.3.4';\n  }\n}\n";
+
+/// The config of a stand-in image ([`STANDIN_CONFIGS`] by repository); `None` for a name the
+/// table lacks.
+pub fn standin_config(name: &str) -> Option<StandinConfig> {
+    let repo = name.split('@').next().unwrap_or(name);
+    let repo = match repo.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => repo,
+    };
+    STANDIN_CONFIGS.iter().find(|(r, _)| *r == repo).map(|(_, c)| *c)
+}
+
+/// The stand-in images for `names` (normally [`STANDIN_IMAGES`]): one image per distinct
+/// config ([`standin_config`]), all with the same layers: busybox (for shell scripts and
+/// `wget` probes), bp-standin's glibc layer, and a layer linking every client name
+/// ([`CLIENTS`]: /usr/local/bin/<name>) and absolute entrypoint ([`ABSOLUTE_ENTRYPOINTS`]) to
+/// bp-standin; the mock proxy's image also has its nginx site. Layers are content-addressed,
+/// so the images share them in containerd. A name without a config is an error.
+pub fn standin_images(standin: &Path, names: &[String]) -> Result<Vec<ImageSpec>> {
+    standin_images_on(vec![busybox_layer()?, standin_layer(standin)?, client_links()], names)
+}
+
+/// [`standin_images`] on the given base layers.
+fn standin_images_on(base: Vec<Layer>, names: &[String]) -> Result<Vec<ImageSpec>> {
+    let mut images: Vec<(StandinConfig, ImageSpec)> = Vec::new();
+    for name in names {
+        let config = standin_config(name).with_context(|| format!("no stand-in config for image {name}"))?;
+        if let Some((_, image)) = images.iter_mut().find(|(c, _)| *c == config) {
+            image.names.push(name.clone());
+            continue;
+        }
+        let mut layers = base.clone();
+        if config.cmd.first() == Some(&"nginx") {
+            layers.push(Layer::default().bytes("/etc/nginx/conf.d/default.conf", NGINX_MOCK_PROXY_CONF, 0o644));
+        }
+        let mut env = vec![STANDIN_PATH.to_string(), STANDIN_FILES_WARN.to_string()];
+        env.extend(config.env.iter().map(|e| e.to_string()));
+        let image = ImageSpec {
+            names: vec![name.clone()],
+            layers,
+            entrypoint: config.entrypoint.iter().map(|s| s.to_string()).collect(),
+            cmd: config.cmd.iter().map(|s| s.to_string()).collect(),
+            env,
+            user: None,
+            working_dir: Some(config.working_dir.into()),
+        };
+        images.push((config, image));
+    }
+    Ok(images.into_iter().map(|(_, i)| i).collect())
+}
+
+/// [`STANDIN_IMAGES`] as owned names, for [`standin_images`].
 pub fn standin_names() -> Vec<String> {
     STANDIN_IMAGES.iter().map(|s| s.to_string()).collect()
 }

@@ -332,6 +332,13 @@ fn client_links_cover_every_entrypoint_and_script_program() {
         "/usr/local/bin/op-node",
         "/usr/local/bin/op-batcher",
         "/usr/local/bin/caddy",
+        "/usr/local/bin/docker-entrypoint.sh",
+        "/usr/local/bin/postgres",
+        "/usr/local/bin/pg_isready",
+        "/usr/local/bin/nginx",
+        "/usr/local/bin/curl",
+        "/docker-entrypoint.sh",
+        "/app/builder-hub",
         "/app/base-client",
     ] {
         assert!(has(program), "{program}");
@@ -411,4 +418,125 @@ fn prune_removes_only_old_cache_files() {
     prune(cache.path(), Duration::ZERO);
     assert!(!archive.exists() && !blob.exists());
     assert!(keep.exists(), "files that are not ours stay");
+}
+
+/// What a container of each stand-in image runs when it gives no command: the program must be
+/// in the image (busybox's `sh`, or a link to bp-standin under the program's name), and for the
+/// images buildernet runs without a command it is the real image's.
+#[test]
+fn every_standin_image_starts_its_real_program() {
+    let links = client_links();
+    let linked = |path: &str| links.entries.iter().any(|e| matches!(e, Entry::Symlink { path: p, .. } if p == path));
+    for name in STANDIN_IMAGES {
+        let config = standin_config(name).unwrap_or_else(|| panic!("{name}: no config"));
+        let program =
+            config.entrypoint.first().or(config.cmd.first()).unwrap_or_else(|| panic!("{name}: runs nothing"));
+        let found = match program.strip_prefix('/') {
+            Some(_) => linked(program),
+            None => *program == "sh" || CLIENTS.contains(program),
+        };
+        assert!(found, "{name}: {program} is not in the image");
+        assert!(config.working_dir.starts_with('/'), "{name}");
+    }
+    let want: &[(&str, &[&str], &[&str])] = &[
+        ("docker.io/flashbots/builder-hub-db:0.3.1-alpha1", &["docker-entrypoint.sh"], &["postgres"]),
+        ("docker.io/flashbots/builder-hub:0.3.1-alpha1", &[], &["/app/builder-hub"]),
+        (
+            "docker.io/flashbots/builder-hub-mock-proxy:0.3.1-alpha1",
+            &["/docker-entrypoint.sh"],
+            &["nginx", "-g", "daemon off;"],
+        ),
+        (
+            "docker.io/library/caddy:2-alpine",
+            &[],
+            &["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+        ),
+        ("docker.io/alpine/curl:latest", &["curl"], &[]),
+        ("ghcr.io/paradigmxyz/reth:v1.4.8", &["/usr/local/bin/reth"], &[]),
+        ("docker.io/sigp/lighthouse:v8.1.0", &[], &["lighthouse"]),
+        ("us-docker.pkg.dev/oplabs-tools-artifacts/images/op-node:v1.16.3", &[], &["op-node"]),
+    ];
+    for (name, entrypoint, cmd) in want {
+        let c = standin_config(name).unwrap();
+        assert_eq!((c.entrypoint, c.cmd), (*entrypoint, *cmd), "{name}");
+    }
+    assert_eq!(standin_config("docker.io/flashbots/builder-hub:0.3.1-alpha1").unwrap().working_dir, "/app");
+    assert!(standin_config("docker.io/library/nginx:1.27").is_none());
+}
+
+/// One image per distinct config, every name in exactly one, the same base layers under each
+/// (so containerd stores them once); the archive's config is what the kubelet's runtime reads.
+#[test]
+fn standin_images_share_their_layers_with_one_config_each() {
+    let src = tempfile::tempdir().unwrap();
+    let base = vec![sample_layer(src.path(), b"bp-standin"), Layer::default().bytes("/etc/motd", "x", 0o644)];
+    let names = standin_names();
+    let images = standin_images_on(base.clone(), &names).unwrap();
+    let mut seen: Vec<&String> = images.iter().flat_map(|i| &i.names).collect();
+    seen.sort();
+    let mut all: Vec<&String> = names.iter().collect();
+    all.sort();
+    assert_eq!(seen, all, "every name once");
+    let configs: std::collections::BTreeSet<_> =
+        names.iter().map(|n| format!("{:?}", standin_config(n).unwrap())).collect();
+    assert_eq!(images.len(), configs.len());
+    for image in &images {
+        assert_eq!(image.layers[..2], base[..], "{:?}", image.names);
+        assert_eq!(image.env[..2], [STANDIN_PATH.to_string(), STANDIN_FILES_WARN.to_string()]);
+        let first = standin_config(&image.names[0]).unwrap();
+        assert!(image.names.iter().all(|n| standin_config(n) == Some(first)), "{:?}", image.names);
+    }
+    let image = |name: &str| images.iter().find(|i| i.names.iter().any(|n| n == name)).unwrap();
+    let reth = image("ghcr.io/paradigmxyz/reth:v1.9.3");
+    assert!(reth.names.contains(&"ghcr.io/paradigmxyz/reth:v1.3.1".to_string()), "tags share their image");
+    let proxy = image("docker.io/flashbots/builder-hub-mock-proxy:0.3.1-alpha1");
+    assert_eq!(proxy.layers.len(), 3, "the mock proxy's nginx site on top");
+    assert!(proxy.layers[2].entries.contains(&Entry::Bytes {
+        path: "/etc/nginx/conf.d/default.conf".into(),
+        data: NGINX_MOCK_PROXY_CONF.into(),
+        mode: 0o644
+    }));
+    assert!(
+        NGINX_MOCK_PROXY_CONF.contains("listen 8888;")
+            && NGINX_MOCK_PROXY_CONF.contains("proxy_pass http://builder-hub-api:8080;")
+    );
+
+    // The configs as containerd reads them from the archives.
+    let cache = tempfile::tempdir().unwrap();
+    let config_of = |spec: &ImageSpec| -> (Value, Vec<String>) {
+        let archive = build_archive(spec, cache.path()).unwrap();
+        let entries = read_tar(&archive);
+        let blob = |digest: &str| {
+            let path = format!("blobs/sha256/{}", digest.strip_prefix("sha256:").unwrap());
+            entries.iter().find(|e| e.path == path).unwrap().data.clone()
+        };
+        let index: Value = serde_json::from_slice(&entries[1].data).unwrap();
+        let manifest: Value = serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+        let config: Value = serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+        let layers = manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string());
+        (config["config"].clone(), layers.collect())
+    };
+    let (db, db_layers) = config_of(image("docker.io/flashbots/builder-hub-db:0.3.1-alpha1"));
+    assert_eq!(db["Entrypoint"], json!(["docker-entrypoint.sh"]));
+    assert_eq!(db["Cmd"], json!(["postgres"]));
+    assert_eq!(
+        db["Env"],
+        json!([
+            STANDIN_PATH,
+            STANDIN_FILES_WARN,
+            "PGDATA=/var/lib/postgresql/data",
+            "POSTGRES_DB=postgres",
+            "POSTGRES_HOST_AUTH_METHOD=trust"
+        ])
+    );
+    let (caddy, caddy_layers) = config_of(image("docker.io/library/caddy:2-alpine"));
+    assert!(caddy.get("Entrypoint").is_none(), "{caddy}");
+    assert_eq!(caddy["Cmd"][0], "caddy");
+    assert_eq!(caddy["WorkingDir"], "/srv");
+    assert_eq!(db_layers, caddy_layers, "the same layer digests");
+    let (proxy_config, proxy_layers) = config_of(proxy);
+    assert_eq!(proxy_config["Entrypoint"], json!(["/docker-entrypoint.sh"]));
+    assert_eq!(proxy_layers[..2], db_layers[..]);
+    let err = standin_images_on(base, &["docker.io/library/nginx:1.27".to_string()]).unwrap_err();
+    assert!(err.to_string().contains("no stand-in config for image docker.io/library/nginx:1.27"), "{err}");
 }

@@ -387,9 +387,27 @@ fn parse_pflag(spec: &Spec, args: &[String]) -> Result<Parsed, String> {
             };
             out.flags.push((canonical, value));
         } else if looks_like_flag(arg) {
-            let c = arg[1..].chars().next().unwrap_or('-');
-            let flag = spec.short(c).ok_or_else(|| format!("unknown shorthand flag: '{c}' in {arg}"))?;
-            out.flags.push((flag.names[0].to_string(), None));
+            // `-b`, a cluster of switches `-bt`, or a shorthand with its value: `-r DIR`,
+            // `-rDIR`, `-r=DIR`.
+            let cluster: Vec<char> = arg[1..].chars().collect();
+            for (j, &c) in cluster.iter().enumerate() {
+                let flag = spec.short(c).ok_or_else(|| format!("unknown shorthand flag: '{c}' in {arg}"))?;
+                if flag.arity == Arity::Switch || flag.arity == Arity::Count {
+                    out.flags.push((flag.names[0].to_string(), None));
+                    continue;
+                }
+                let rest: String = cluster[j + 1..].iter().collect();
+                let value = match rest.strip_prefix('=').unwrap_or(&rest) {
+                    "" => {
+                        let v = args.get(i).cloned().ok_or_else(|| format!("flag needs an argument: '{c}' in -{c}"))?;
+                        i += 1;
+                        v
+                    }
+                    inline => inline.to_string(),
+                };
+                out.flags.push((flag.names[0].to_string(), Some(value)));
+                break;
+            }
         } else {
             out.positionals.push(arg.clone());
         }

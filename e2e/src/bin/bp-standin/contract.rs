@@ -464,20 +464,26 @@ fn chain_matches(r: &http::Response, expect: Option<&(u64, String)>, what: &str)
 
 /// Tries a peer until it answers, refuses us [`DEFINITIVE_TRIES`] times, or `timeout` passes.
 pub fn reach(peer: &Peer, go: bool, timeout: Duration, pause: Duration) -> Result<String, String> {
+    retry(timeout, pause, || attempt(peer, go)).map_err(|e| format!("{} {}: {e}", peer.flag, peer.url))
+}
+
+/// Runs `try_once` until it answers ([`Attempt::Ok`]), refuses [`DEFINITIVE_TRIES`] times (the
+/// refusal), or `timeout` passes (`no answer in N s: <last reason>`).
+pub fn retry(timeout: Duration, pause: Duration, mut try_once: impl FnMut() -> Attempt) -> Result<String, String> {
     let start = Instant::now();
     let mut refused = 0;
     loop {
-        match attempt(peer, go) {
+        match try_once() {
             Attempt::Ok(line) => return Ok(line),
             Attempt::Refused(why) => {
                 refused += 1;
                 if refused >= DEFINITIVE_TRIES {
-                    return Err(format!("{} {}: {why}", peer.flag, peer.url));
+                    return Err(why);
                 }
             }
             Attempt::NotYet(why) => {
                 if start.elapsed() >= timeout {
-                    return Err(format!("{} {}: no answer in {} s: {why}", peer.flag, peer.url, timeout.as_secs()));
+                    return Err(format!("no answer in {} s: {why}", timeout.as_secs()));
                 }
             }
         }

@@ -41,8 +41,8 @@ impl Files {
         check: impl FnOnce(&Path) -> Result<(T, String), String>,
         failure: impl FnOnce(String) -> Failure,
     ) -> Result<Option<T>, Failure> {
-        // A positional argument is named `<like-this>`.
-        let label = if flag.starts_with('<') { flag.to_string() } else { format!("--{flag}") };
+        // A positional argument is named `<like-this>`, an environment variable `$LIKE_THIS`.
+        let label = if flag.starts_with(['<', '$']) { flag.to_string() } else { format!("--{flag}") };
         match check(Path::new(path)) {
             Ok((value, what)) => {
                 self.seen.push(format!("{label} {path}: {what}"));
@@ -66,8 +66,9 @@ impl Files {
         check: impl FnOnce(&Path) -> Result<(T, String), String>,
     ) -> Result<Option<T>, Failure> {
         let client = self.client.clone();
+        let label = if flag.starts_with(['<', '$']) { flag.to_string() } else { format!("--{flag}") };
         self.check(flag, path, check, |reason| {
-            Failure::new(1, format!("bp-standin: {client}: --{flag} {path}: {reason}"))
+            Failure::new(1, format!("bp-standin: {client}: {label} {path}: {reason}"))
         })
     }
 }
@@ -166,6 +167,15 @@ pub fn writable_dir(path: &Path, create: bool) -> Result<((), String), String> {
     std::fs::write(&probe, b"x").map_err(|e| format!("not writable: {e}"))?;
     let _ = std::fs::remove_file(&probe);
     Ok(((), "writable directory".into()))
+}
+
+/// A directory the client reads (a web server's root): its entries are listed.
+pub fn readable_dir(path: &Path) -> Result<(usize, String), String> {
+    if !path.is_dir() {
+        return Err(if path.exists() { "not a directory".into() } else { "no such directory".into() });
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| format!("not readable: {e}"))?.count();
+    Ok((entries, format!("readable directory ({entries} entries)")))
 }
 
 /// The directory a file will be created in (a socket, a database) is writable.

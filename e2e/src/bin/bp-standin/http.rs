@@ -23,12 +23,28 @@ pub type Reply = (&'static str, String);
 
 pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 
+/// Status line, Content-Type and body bytes (files).
+pub type RawReply = (&'static str, &'static str, Vec<u8>);
+
+pub type RawHandler = Arc<dyn Fn(&Request) -> RawReply + Send + Sync>;
+
 /// The answer of a stand-in without a contract: [`respond`] to everything.
 pub fn generic_handler() -> Handler {
     Arc::new(|r: &Request| respond(&r.method, &r.body))
 }
 
 pub fn serve(listener: TcpListener, handler: Handler) {
+    serve_raw(
+        listener,
+        Arc::new(move |r: &Request| {
+            let (status, body) = handler(r);
+            (status, "application/json", body.into_bytes())
+        }),
+    )
+}
+
+/// [`serve`] with a handler that gives the content type and the body's bytes.
+pub fn serve_raw(listener: TcpListener, handler: RawHandler) {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
@@ -47,7 +63,7 @@ pub fn serve(listener: TcpListener, handler: Handler) {
 
 /// Answers HTTP/1.x requests on one connection (keep-alive unless asked to close); anything
 /// that is not HTTP is read and dropped until the peer closes or goes quiet.
-fn handle(mut stream: TcpStream, handler: &(dyn Fn(&Request) -> Reply + Send + Sync)) -> io::Result<()> {
+fn handle(mut stream: TcpStream, handler: &(dyn Fn(&Request) -> RawReply + Send + Sync)) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut buf = Vec::new();
     loop {
@@ -98,15 +114,15 @@ fn handle(mut stream: TcpStream, handler: &(dyn Fn(&Request) -> Reply + Send + S
             }
             buf.drain(..content_length).collect()
         };
-        let (status, payload) = handler(&Request { method: method.clone(), path, authorization, body });
+        let (status, content_type, payload) = handler(&Request { method: method.clone(), path, authorization, body });
         let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n",
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
             payload.len(),
             if close { "Connection: close\r\n" } else { "" }
         );
         stream.write_all(response.as_bytes())?;
         if method != "HEAD" {
-            stream.write_all(payload.as_bytes())?;
+            stream.write_all(&payload)?;
         }
         if close {
             return Ok(());

@@ -27,6 +27,12 @@
 //!        the client's kind of error when one never answers or refuses it; health endpoints
 //!        report ready only once the peers they depend on answered;
 //!     5. prints `contract satisfied` once every check passed, and runs until SIGTERM;
+//!   - for buildernet's programs ([`buildernet`], [`postgres`]), which their images start with
+//!     the real images' entrypoint and cmd: `docker-entrypoint.sh postgres` (the PostgreSQL wire
+//!     protocol's startup, role, database and password checks) and `pg_isready`, `builder-hub`
+//!     (its environment, its database through `POSTGRES_DSN`, its four listeners), `nginx` (the
+//!     mock proxy's site: proxies to its upstream), `caddy file-server` (serves its root's
+//!     files) and `curl` (exit codes as curl's); `docker-entrypoint.sh <other>` execs it;
 //!   - for other programs (and subcommands without a contract), with a first argument `init`,
 //!     `version` or `--version` it exits 0; otherwise it listens on the ports its command line
 //!     names and answers any HTTP request (JSON-RPC with `"0x0"`, anything else 200).
@@ -34,6 +40,7 @@
 //! A port already in use is fatal, as for a real client. It uses std, nix (signals), sha2 and
 //! base64 (the JWT), not the bp_e2e library, so it stays small.
 
+mod buildernet;
 mod cli;
 mod contract;
 mod files;
@@ -44,6 +51,7 @@ mod lighthouse;
 mod optimism;
 mod playground_utils;
 mod ports;
+mod postgres;
 mod reth;
 #[cfg(test)]
 mod testdata;
@@ -142,7 +150,10 @@ fn contract_plan(program: &str, args: &[String], warn: bool) -> Option<Result<Pl
 }
 
 fn stand_in(signals: &SigSet, program: &str, args: &[String]) {
-    println!("bp-standin: stand-in for {program}: {}", args.join(" "));
+    // Tools whose output is read (a probe's, a script's) say nothing of their own.
+    if !matches!(program, "pg_isready" | "curl") {
+        println!("bp-standin: stand-in for {program}: {}", args.join(" "));
+    }
     if let Some(code) = std::env::var(EXIT_ENV).ok().and_then(|c| c.trim().parse::<i32>().ok()) {
         eprintln!("bp-standin: {program}: exiting with {code} in 1 s as {EXIT_ENV} asks");
         std::thread::spawn(move || {
@@ -150,6 +161,15 @@ fn stand_in(signals: &SigSet, program: &str, args: &[String]) {
             exit(code);
         });
         wait_for_termination(signals, program);
+    }
+    match buildernet::start(program, args, files::warn_from_env()) {
+        Some(Ok(buildernet::Run::Serve)) => wait_for_termination(signals, program),
+        Some(Ok(buildernet::Run::Exit(code))) => exit(code),
+        Some(Err(failure)) => {
+            eprintln!("{}", failure.message);
+            exit(failure.code);
+        }
+        None => {}
     }
     match contract_plan(program, args, files::warn_from_env()) {
         Some(Ok(plan)) => run_contract(signals, plan),
