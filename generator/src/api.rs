@@ -269,7 +269,8 @@ pub enum DependencyCondition {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadyCheckSpec {
-    /// An HTTP URL that answers when the service is ready; becomes an httpGet probe on the
+    /// An HTTP URL that answers when the service is ready. builder-playground asks it with
+    /// `curl URL`, so any HTTP answer counts; it becomes a tcpSocket probe on the URL's
     /// (remapped) port.
     #[serde(default, rename = "queryURL", skip_serializing_if = "Option::is_none")]
     pub query_url: Option<String>,

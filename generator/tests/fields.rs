@@ -125,7 +125,7 @@ fn a_playground_renders_to_exactly_this_pod() {
                         {"containerPort": 9000, "name": "disc", "protocol": "UDP"}
                     ],
                     "readinessProbe": {
-                        "httpGet": {"path": "/health?full=1", "port": 8545, "scheme": "HTTPS"},
+                        "tcpSocket": {"port": 8545},
                         "periodSeconds": 7
                     },
                     "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
@@ -268,8 +268,13 @@ fn durations_a_probe_cannot_hold_are_spec_errors() {
 fn probe_fields_map_one_to_one_and_zero_means_unset() {
     let readiness = |check: &str| gated_probes(check).0;
     let p = readiness("{queryURL: 'http://localhost:80/ok', startPeriod: 0s, retries: 0, timeout: 1ms}");
-    let http = p.http_get.as_ref().unwrap();
-    assert_eq!((http.scheme.as_deref(), http.path.as_deref()), (Some("HTTP"), Some("/ok")));
+    let tcp = p.tcp_socket.as_ref().unwrap();
+    assert_eq!(
+        (&tcp.port, tcp.host.as_deref()),
+        (&k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80), None),
+        "any answer on the URL's port"
+    );
+    assert!(p.http_get.is_none() && p.exec.is_none());
     assert_eq!(
         (p.initial_delay_seconds, p.failure_threshold, p.timeout_seconds, p.period_seconds),
         (None, None, Some(1), None),

@@ -419,9 +419,11 @@ fn c18_readycheck_sidecars_fold() {
     let r = render_json(BUILDERNET);
     assert!(all_containers(&r).iter().all(|c| !c.name.contains("readycheck")));
     let probe = container(&r, "builder-hub-api").readiness_probe.clone().unwrap();
-    let http = probe.http_get.unwrap();
-    assert_eq!(http.path.as_deref(), Some("/readyz"));
-    assert_eq!(http.port, k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8081));
+    // builder-playground's `curl URL`: any HTTP answer on the port counts (builder-hub's admin
+    // port answers /readyz with 404), so a connection to it, not an httpGet.
+    assert!(probe.http_get.is_none());
+    let tcp = probe.tcp_socket.unwrap();
+    assert_eq!(tcp.port, k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8081));
     assert_eq!((probe.period_seconds, probe.failure_threshold), (Some(1), Some(30)));
     // builder-hub-proxy now waits for builder-hub-api itself.
     let api = container(&r, "builder-hub-api");
@@ -521,7 +523,7 @@ spec:
     assert_eq!(port(&r, "proxy", "http"), 8889);
     assert_eq!(arg_after(container(&r, "client"), "--target"), "proxy:8889");
     assert_eq!(arg_after(container(&r, "client"), "--other"), "first:8888");
-    let probe = container(&r, "proxy").readiness_probe.clone().unwrap().http_get.unwrap();
+    let probe = container(&r, "proxy").readiness_probe.clone().unwrap().tcp_socket.unwrap();
     assert_eq!(probe.port, k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8889));
 }
 
