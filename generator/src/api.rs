@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// API group of every kind this project defines.
 pub const GROUP: &str = "playground.flashbots.io";
+/// A Go duration as `time.ParseDuration` reads it (`1s`, `10m0s`, `1.5h`, `0`), unsigned.
+const GO_DURATION: &str = r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
 /// Where the artifacts (genesis, keys, configs) are mounted in every container.
 pub const ARTIFACTS_DIR: &str = "/artifacts";
 /// The volume name that stands for the storage volume itself (PR #120 specs mount it so).
@@ -22,7 +24,7 @@ pub const ARTIFACTS_VOLUME: &str = "artifacts";
 /// container, all sharing localhost.
 // printcolumn(...) repeats `type_ = "string"` by design; the lint reads it as a duplicate.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[kube(
     group = "playground.flashbots.io",
     version = "v1alpha1",
@@ -39,6 +41,28 @@ pub const ARTIFACTS_VOLUME: &str = "artifacts";
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+// Checks of the whole spec, in the generator's words (generator/src/validate.rs says the same
+// with the service named; rendering finds the rest, and the webhook refuses that too).
+#[x_kube(
+    validation = Rule::new(r#"(has(self.services) && size(self.services) > 0) || has(self.generate) || (has(self.recipe) && self.recipe.matches('\\S'))"#)
+        .message("at least one service is required (or a recipe, or `generate`, to produce them)")
+        .field_path(".services"),
+    validation = Rule::new(r#"!has(self.services) || self.services.all(s, !has(s.dependencies) || s.dependencies.all(d, d.name == s.name || self.services.exists(o, o.name == d.name)))"#)
+        .message("a dependency names a service that is not in spec.services")
+        .field_path(".services"),
+    validation = Rule::new(r#"!has(self.services) || self.services.all(s, !has(s.dependencies) || s.dependencies.all(d, !has(d.condition) || d.condition != 'healthy' || self.services.exists(o, o.name == d.name && has(o.readyCheck))))"#)
+        .message("a healthy dependency needs a readyCheck on the service it depends on")
+        .field_path(".services"),
+    validation = Rule::new(r#"!has(self.bootnode) || (has(self.services) && self.services.exists(s, s.name == self.bootnode.service))"#)
+        .message(kube::core::Message::Expression(r#"'no service named "' + self.bootnode.service + '"'"#.into()))
+        .field_path(".bootnode.service"),
+    validation = Rule::new(r#"!(has(self.storage) && has(self.storage.type) && self.storage.type == 'ephemeral' && (has(self.generate) || ((!has(self.services) || size(self.services) == 0) && has(self.recipe) && self.recipe.matches('\\S'))))"#)
+        .message("ephemeral storage cannot hold artifacts made by `generate`: the Job and the Pod do not share an emptyDir")
+        .field_path(".storage.type"),
+    validation = Rule::new(r#"!(has(self.artifacts) && (has(self.generate) || ((!has(self.services) || size(self.services) == 0) && has(self.recipe) && self.recipe.matches('\\S'))))"#)
+        .message("a playground has its artifacts either from a bundle or from `generate`, not both")
+        .field_path(".artifacts"),
+)]
 pub struct BuilderPlaygroundSpec {
     /// The builder-playground recipe this devnet comes from (l1, opstack, buildernet, ...).
     /// A playground that names a recipe and lists no services is generated in the cluster:
@@ -73,8 +97,10 @@ pub struct BuilderPlaygroundSpec {
     pub bootnode: Option<BootnodeSpec>,
 
     /// The devnet's services, in builder-playground's order. Each becomes one container. Leave
-    /// them out to have them generated from `recipe` (or `generate`).
+    /// them out to have them generated from `recipe` (or `generate`). Keyed by name: a
+    /// duplicate name is refused.
     #[serde(default)]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub services: Vec<ServiceSpec>,
 
     /// Where the Pod may be scheduled. Needed with local-path storage on multi-node clusters.
@@ -102,21 +128,37 @@ pub struct GenerateSpec {
 
 /// An artifacts bundle: one tar.gz of builder-playground's output folder, split across
 /// Secrets (made by `bp-generator convert DIR`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"size(self.secrets) > 0"#).message("names no Secret").field_path(".secrets"),
+    validation = Rule::new(r#"self.digest.matches('^sha256:[0-9a-f]{64}$')"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.digest + '" is not sha256:<64 lowercase hex digits>'"#.into()))
+        .field_path(".digest"),
+)]
 pub struct ArtifactsSpec {
     /// The Secrets holding the bundle, in order; the `bundle.part` keys of all of them,
     /// concatenated, are the tar.gz.
+    #[schemars(length(max = 16))]
     pub secrets: Vec<String>,
     /// sha256 of the whole bundle, `sha256:<64 hex digits>`. Part of the playground's input
     /// hash: a new bundle regenerates and replaces the Pod, the same bundle changes nothing; a
     /// bundle with another digest is refused.
+    #[schemars(length(max = 128))]
     pub digest: String,
 }
 
 /// Storage of the artifacts directory.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"!has(self.path) || self.path.startsWith('/')"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.path + '" is not an absolute path'"#.into()))
+        .field_path(".path"),
+    validation = Rule::new(r#"!has(self.size) || isQuantity(self.size)"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.size + '" is not a quantity such as 10Gi'"#.into()))
+        .field_path(".size"),
+)]
 pub struct StorageSpec {
     /// local-path (a hostPath directory on the node, the default), pvc (a PersistentVolumeClaim)
     /// or ephemeral (an emptyDir; not allowed together with `generate`).
@@ -125,12 +167,14 @@ pub struct StorageSpec {
     /// local-path: the root directory on the node; the playground uses
     /// `<path>/<namespace>/<name>`. Default /data/builder-playground.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub path: Option<String>,
     /// pvc: the StorageClass of the claim. Unset means the cluster's default class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
     /// pvc: the size of the claim, a Kubernetes quantity such as 10Gi. Default 10Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub size: Option<String>,
 }
 
@@ -167,15 +211,34 @@ pub struct BootnodeSpec {
 }
 
 /// One service of the devnet; one container of the Pod.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"size(self.name) > 0"#).message("a service needs a name").field_path(".name"),
+    validation = Rule::new(r#"(has(self.useHostExecution) && self.useHostExecution) || size(self.name) == 0 || (size(self.name) <= 63 && self.name.replace('_', '-').matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))"#)
+        .message(kube::core::Message::Expression(r#"'cannot become a container name: "' + self.name.replace('_', '-') + '" is not a DNS-1123 label (lowercase letters, digits and \'-\', at most 63)'"#.into()))
+        .field_path(".name"),
+    validation = Rule::new(r#"self.image.matches('\\S')"#).message("the image is empty").field_path(".image"),
+    validation = Rule::new(r#"!has(self.tag) || !self.tag.matches('[/ :]')"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.tag + '" is not an image tag'"#.into()))
+        .field_path(".tag"),
+    validation = Rule::new(r#"!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, q.name == p.name && q.protocol == p.protocol))"#)
+        .message("duplicate port name")
+        .field_path(".ports"),
+    validation = Rule::new(r#"!has(self.dependencies) || self.dependencies.all(d, d.name != self.name)"#)
+        .message("a service cannot depend on itself")
+        .field_path(".dependencies"),
+)]
 pub struct ServiceSpec {
     /// Service name, unique in the playground. `_` becomes `-` in the container name.
+    #[schemars(length(max = 63))]
     pub name: String,
     /// Container image, without the tag.
+    #[schemars(length(max = 512))]
     pub image: String,
     /// Image tag; the container runs `image:tag`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
     pub tag: Option<String>,
     /// The container's command. Unset means the image's own entrypoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,9 +252,11 @@ pub struct ServiceSpec {
     pub env: BTreeMap<String, String>,
     /// Ports the service listens on. The operator allocates a Pod-unique number to each name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub ports: Vec<PortSpec>,
     /// Services that must be started (or healthy) before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
     pub dependencies: Vec<DependencySpec>,
     /// How to tell that the service is ready; becomes the container's readiness probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,9 +272,11 @@ pub struct ServiceSpec {
     /// Volumes mounted into the container. The same name in several services is the same
     /// volume; the name `artifacts` is the storage volume itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
     pub volumes: Vec<VolumeMountSpec>,
     /// Artifacts (files or directories of the artifacts directory) mounted at a path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
     pub files: Vec<FileMountSpec>,
     /// Compute resources of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,10 +284,20 @@ pub struct ServiceSpec {
 }
 
 /// A port a service listens on.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"size(self.name) > 0"#).message("a port needs a name").field_path(".name"),
+    validation = Rule::new(r#"size(self.name) == 0 || (size(self.name) + (self.protocol == 'udp' ? 4 : 0) <= 15 && (self.name.lowerAscii().replace('_', '-') + (self.protocol == 'udp' ? '-udp' : '')).matches('^[a-z0-9]([a-z0-9-]*[a-z0-9])?$') && self.name.lowerAscii().matches('[a-z]') && !self.name.replace('_', '-').contains('--'))"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.name.lowerAscii().replace('_', '-') + (self.protocol == 'udp' ? '-udp' : '') + '" cannot be a container port name (at most 15 lowercase letters, digits or \'-\', one letter at least)'"#.into()))
+        .field_path(".name"),
+    validation = Rule::new(r#"self.port >= 1 && self.port <= 65535"#)
+        .message("is out of range 1-65535")
+        .field_path(".port"),
+)]
 pub struct PortSpec {
     /// Port name, as used by {{Port}} and {{Service}} templates.
+    #[schemars(length(max = 63))]
     pub name: String,
     /// The requested port number; the allocated one may be higher when another service of the
     /// Pod already holds it.
@@ -248,6 +325,7 @@ pub enum Protocol {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct DependencySpec {
     /// The service depended on.
+    #[schemars(length(max = 63))]
     pub name: String,
     /// running (default): started before this one; healthy: its ready check passes first.
     #[serde(default)]
@@ -266,8 +344,14 @@ pub enum DependencyCondition {
 }
 
 /// A docker-compose style health check.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"!has(self.retries) || self.retries >= 0"#).message("must not be negative").field_path(".retries"),
+    validation = Rule::new(r#"!has(self.test) || size(self.test) == 0 || !(self.test[0] in ['CMD', 'CMD-SHELL']) || size(self.test) >= 2"#)
+        .message(kube::core::Message::Expression(r#"(self.test[0] == 'CMD' ? 'CMD' : 'CMD-SHELL') + ' needs a command'"#.into()))
+        .field_path(".test"),
+)]
 pub struct ReadyCheckSpec {
     /// An HTTP URL that answers when the service is ready. builder-playground asks it with
     /// `curl URL`, so any HTTP answer counts; it becomes a tcpSocket probe on the URL's
@@ -276,42 +360,70 @@ pub struct ReadyCheckSpec {
     pub query_url: Option<String>,
     /// A docker health-check test: ["CMD", exe, args...] or ["CMD-SHELL", "command"].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
     pub test: Vec<String>,
     /// Time between checks, a Go duration such as 1s or 10m0s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = GO_DURATION))]
     pub interval: Option<String>,
     /// Time a check may take, a Go duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = GO_DURATION))]
     pub timeout: Option<String>,
     /// Consecutive failures before the service counts as not ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i32>,
     /// Time before the first check, a Go duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = GO_DURATION))]
     pub start_period: Option<String>,
 }
 
 /// A named volume mounted into a service.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"self.name == 'artifacts' || (size(self.name) <= 59 && ('vol-' + self.name).matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.name + '" cannot be a volume name (DNS-1123 label)'"#.into()))
+        .field_path(".name"),
+    validation = Rule::new(r#"self.mountPath.startsWith('/')"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.mountPath + '" is not an absolute path'"#.into()))
+        .field_path(".mountPath"),
+    validation = Rule::new(r#"!has(self.subPath) || (size(self.subPath) > 0 && !self.subPath.startsWith('/') && !self.subPath.matches('(^|/)\\.\\.(/|$)'))"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.subPath + '" must be a relative path inside the artifacts directory'"#.into()))
+        .field_path(".subPath"),
+)]
 pub struct VolumeMountSpec {
     /// Volume name; services naming the same volume share it. `artifacts` is the storage.
+    #[schemars(length(max = 63))]
     pub name: String,
     /// Absolute path in the container.
+    #[schemars(length(max = 256))]
     pub mount_path: String,
     /// Sub-path within the volume to mount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub sub_path: Option<String>,
 }
 
 /// An artifact mounted at a path (builder-playground's files_mapped).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(r#"size(self.artifact) > 0 && !self.artifact.startsWith('/') && !self.artifact.matches('(^|/)\\.\\.(/|$)')"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.artifact + '" must be a relative path inside the artifacts directory'"#.into()))
+        .field_path(".artifact"),
+    validation = Rule::new(r#"self.mountPath.startsWith('/')"#)
+        .message(kube::core::Message::Expression(r#"'"' + self.mountPath + '" is not an absolute path'"#.into()))
+        .field_path(".mountPath"),
+)]
 pub struct FileMountSpec {
     /// A file or directory relative to the artifacts directory, e.g. genesis.json or testnet.
     /// `jwtsecret` is served from the playground's generated Secret.
+    #[schemars(length(max = 256))]
     pub artifact: String,
     /// Absolute path in the container.
+    #[schemars(length(max = 256))]
     pub mount_path: String,
 }
 

@@ -18,6 +18,12 @@ pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
             "at least one service is required (or a recipe, or `generate`, to produce them)",
         ));
     }
+    if spec.services.len() > MAX_SERVICES {
+        errors.push(SpecError::field(
+            "spec.services",
+            format!("{} services; at most {MAX_SERVICES} fit in one playground", spec.services.len()),
+        ));
+    }
     validate_storage(spec, &mut errors);
     validate_artifacts(spec, &mut errors);
     let mut containers: BTreeMap<String, &str> = BTreeMap::new();
@@ -176,8 +182,29 @@ fn is_quantity(s: &str) -> bool {
     number_ok && suffix_ok
 }
 
+/// Bounds the CRD declares too (they keep its CEL rules' cost within the API server's budget).
+pub const MAX_SERVICES: usize = 32;
+const MAX_PORTS: usize = 32;
+const MAX_DEPENDENCIES: usize = 16;
+const MAX_VOLUMES: usize = 16;
+const MAX_FILES: usize = 64;
+const MAX_NAME: usize = 63;
+
 fn validate_service(svc: &ServiceSpec, services: &BTreeMap<&str, &ServiceSpec>, errors: &mut Vec<SpecError>) {
     let err = |field: String, message: String| SpecError::service(&svc.name, field, message);
+    if svc.name.len() > MAX_NAME {
+        errors.push(err("name".into(), format!("{} bytes; at most {MAX_NAME}", svc.name.len())));
+    }
+    for (field, count, max) in [
+        ("ports", svc.ports.len(), MAX_PORTS),
+        ("dependencies", svc.dependencies.len(), MAX_DEPENDENCIES),
+        ("volumes", svc.volumes.len(), MAX_VOLUMES),
+        ("files", svc.files.len(), MAX_FILES),
+    ] {
+        if count > max {
+            errors.push(err(field.into(), format!("{count} entries; at most {max}")));
+        }
+    }
     if svc.image.trim().is_empty() {
         errors.push(err("image".into(), "the image is empty".into()));
     }
