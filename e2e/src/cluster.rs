@@ -138,14 +138,38 @@ fn builder_playground_standin(standin: &Path) -> Result<Option<Vec<images::Layer
         return Ok(None);
     };
     let program = images::glibc_layer(&[(standin.to_path_buf(), "/usr/local/bin/builder-playground".to_owned())])?;
+    let root = "/usr/share/bp-standin/builder-playground";
     let mut recorded = images::Layer::default();
-    for (recipe, files) in recipes {
-        for (rel, source) in files {
-            recorded = recorded.file(format!("/usr/share/bp-standin/builder-playground/{recipe}/{rel}"), source, 0o644);
+    // Only l1's whole output folder was recorded. The other recipes start from the same L1
+    // (builder-playground writes its artifacts for every recipe), so their output is l1's
+    // files with their own manifest, plus, for opstack, what `start opstack` adds: an L2
+    // genesis, a rollup config and two enode keys, **synthesized here** small but of the
+    // right shape (the stand-ins check their fields, not a chain).
+    let l1_files: Vec<(String, PathBuf)> = recipes
+        .iter()
+        .find(|(recipe, _)| recipe == "l1")
+        .map(|(_, files)| files.iter().filter(|(rel, _)| rel != "manifest.json").cloned().collect())
+        .unwrap_or_default();
+    for (recipe, files) in &recipes {
+        let extra: &[(String, PathBuf)] = if recipe == "l1" { &[] } else { &l1_files };
+        for (rel, source) in files.iter().chain(extra) {
+            recorded = recorded.file(format!("{root}/{recipe}/{rel}"), source, 0o644);
         }
+    }
+    for (rel, content) in OPSTACK_SYNTHESIZED {
+        recorded = recorded.bytes(format!("{root}/opstack/{rel}"), content.as_bytes(), 0o644);
     }
     Ok(Some(vec![program, recorded]))
 }
+
+/// What `start opstack` writes besides l1's artifacts, synthesized for the stand-in
+/// builder-playground (chain 13 on top of l1's chain 1337).
+const OPSTACK_SYNTHESIZED: [(&str, &str); 4] = [
+    ("l2-genesis.json", r#"{"config":{"chainId":13},"timestamp":"0x6b0ce910","alloc":{}}"#),
+    ("rollup.json", r#"{"genesis":{"l2_time":1795999000},"block_time":2,"l1_chain_id":1337,"l2_chain_id":13}"#),
+    ("enode-key-1.txt", "0000000000000000000000000000000000000000000000000000000000000001"),
+    ("enode-key-2.txt", "0000000000000000000000000000000000000000000000000000000000000002"),
+];
 
 /// Finds the directory with this workspace's binaries (see [`ClusterOptions::workspace_bins`]).
 pub fn find_workspace_bins(explicit: Option<&Path>) -> Result<PathBuf> {

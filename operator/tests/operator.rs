@@ -436,10 +436,13 @@ async fn a_host_path_outside_the_allowed_roots_is_refused() {
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
 
-/// A namespace whose Pod Security level is `baseline` refuses hostPath volumes: the playground
-/// says so and what to use instead; with `ephemeral` storage the same devnet runs.
+/// A namespace whose Pod Security level is `baseline` refuses hostPath volumes: a playground
+/// on local-path storage says so and what to use instead; with `ephemeral` storage the same
+/// devnet (builder-playground's real l1 output folder, its artifacts in the bundle's Secrets)
+/// runs there.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_security_refusal_says_which_storage_to_use() {
+    use bp_generator::BuilderPlayground;
     use bp_generator::api::{StorageSpec, StorageType};
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Patch, PatchParams};
@@ -448,7 +451,28 @@ async fn a_pod_security_refusal_says_which_storage_to_use() {
     let ns = env.cluster.create_namespace("baseline").await.unwrap();
     let label = serde_json::json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}});
     Api::<Namespace>::all(client.clone()).patch(&ns, &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
-    let mut pg = example("examples/l1.yaml", "l1", &ns);
+    let folder = tempfile::tempdir().unwrap();
+    let fixtures = repo_path("../shared/fixtures/real-c473a6a");
+    let copied =
+        std::process::Command::new("cp").arg("-R").arg(fixtures.join("l1-artifacts/.")).arg(folder.path()).status();
+    assert!(copied.unwrap().success());
+    std::fs::copy(fixtures.join("l1-default.manifest.json"), folder.path().join("manifest.json")).unwrap();
+    let out = std::process::Command::new(target_dir().join("bp-generator"))
+        .args(["convert", folder.path().to_str().unwrap(), "--name", "l1", "--namespace", &ns])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut pg: Option<BuilderPlayground> = None;
+    for doc in serde_yaml_ng::Deserializer::from_slice(&out.stdout) {
+        let value: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        if value["kind"] == "Secret" {
+            let secret: Secret = serde_json::from_value(value).unwrap();
+            Api::<Secret>::namespaced(client.clone(), &ns).create(&Default::default(), &secret).await.unwrap();
+        } else {
+            pg = Some(serde_json::from_value(value).unwrap());
+        }
+    }
+    let mut pg = pg.expect("a playground");
     apply(&client, &pg).await;
     let got = wait_condition(&client, &ns, "l1", "Ready", "False", Some("PodSecurityRefused"), READY_TIMEOUT).await;
     let message = &condition(&got, "Ready").unwrap().message;

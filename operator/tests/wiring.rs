@@ -6,8 +6,8 @@
 //! the playground fail, with the stand-in's error in its logs and the failing service in
 //! `status.serviceStatuses` and the Ready condition.
 //!
-//! The stand-in image reports file problems as warnings by default (the examples carry no
-//! artifacts yet); these playgrounds set `BP_STANDIN_FILES=check` on every service.
+//! The stand-ins check files by default; these playgrounds also set `BP_STANDIN_FILES=check`
+//! on every service, so that no image setting could turn the checks into warnings.
 
 mod common;
 

@@ -114,11 +114,6 @@ pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.35";
 pub const STANDIN_PATH: &str = "PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin";
 /// Where the stand-in binary lives in its images.
 pub const STANDIN_BIN: &str = "/usr/local/bin/bp-standin";
-/// In the stand-in image, file problems are warnings, not failures (bp-standin's
-/// `BP_STANDIN_FILES`): the examples' services-only playgrounds carry no artifacts yet, so their
-/// `/data/genesis.json` is an empty directory. Flags, listeners, peers and the JWT are checked
-/// all the same; a container with `BP_STANDIN_FILES=check` gets the file checks too.
-pub const STANDIN_FILES_WARN: &str = "BP_STANDIN_FILES=warn";
 /// Files unused this long are pruned from the cache.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
 
@@ -840,7 +835,7 @@ pub fn pause_image(standin: &Path) -> Result<ImageSpec> {
 pub struct StandinConfig {
     pub entrypoint: &'static [&'static str],
     pub cmd: &'static [&'static str],
-    /// Besides [`STANDIN_PATH`] and [`STANDIN_FILES_WARN`].
+    /// Besides [`STANDIN_PATH`].
     pub env: &'static [&'static str],
     pub working_dir: &'static str,
 }
@@ -978,7 +973,9 @@ fn standin_images_on(base: Vec<Layer>, names: &[String]) -> Result<Vec<ImageSpec
         if config.cmd.first() == Some(&"nginx") {
             layers.push(Layer::default().bytes("/etc/nginx/conf.d/default.conf", NGINX_MOCK_PROXY_CONF, 0o644));
         }
-        let mut env = vec![STANDIN_PATH.to_string(), STANDIN_FILES_WARN.to_string()];
+        // Every file a flag names is checked (bp-standin's `BP_STANDIN_FILES` defaults to
+        // `check`): every devnet here carries its artifacts.
+        let mut env = vec![STANDIN_PATH.to_string()];
         env.extend(config.env.iter().map(|e| e.to_string()));
         let image = ImageSpec {
             names: vec![name.clone()],

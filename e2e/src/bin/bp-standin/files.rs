@@ -8,8 +8,9 @@ use crate::cli::Failure;
 use crate::json;
 use crate::jwt::{self, Secret};
 
-/// `BP_STANDIN_FILES=warn` reports file problems instead of failing on them (for playgrounds
-/// that carry no artifacts yet); flags, listeners and peers are checked all the same.
+/// `BP_STANDIN_FILES=warn` reports file problems instead of failing on them (for trying a
+/// playground that carries no artifacts); flags, listeners and peers are checked all the same.
+/// Unset (the stand-in images set nothing) or anything else: file problems are failures.
 pub const FILES_ENV: &str = "BP_STANDIN_FILES";
 
 /// Runs a stand-in's file checks and remembers what it saw.

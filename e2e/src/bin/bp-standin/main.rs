@@ -666,9 +666,9 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// The examples' services-only playgrounds carry no artifacts: each `files` entry is an
-    /// empty directory the kubelet made. The stand-in image's default (`BP_STANDIN_FILES=warn`)
-    /// lets them start with warnings; with file checks on, they fail.
+    /// A services-only playground without artifacts: each `files` entry is an empty directory
+    /// the kubelet made. With file checks on (the images' default) the stand-ins fail;
+    /// `BP_STANDIN_FILES=warn` lets them start with warnings.
     #[test]
     fn without_artifacts_the_examples_start_only_with_file_warnings() {
         let dir = std::env::temp_dir().join(format!("bp-standin-empty-{}", std::process::id()));
