@@ -68,3 +68,21 @@ impl fmt::Display for SpecErrors {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_shows_three_problems_then_counts_the_rest() {
+        let errors = |n: usize| {
+            SpecErrors((0..n).map(|i| SpecError::service(&format!("s{i}"), "image", "the image is empty")).collect())
+        };
+        let line = |i: usize| format!("service \"s{i}\": image: the image is empty");
+        assert_eq!(errors(1).to_string(), line(0));
+        assert_eq!(errors(3).to_string(), format!("{}; {}; {}", line(0), line(1), line(2)), "three: no count");
+        assert_eq!(errors(4).to_string(), format!("{}; {}; {}; and 1 more", line(0), line(1), line(2)));
+        assert_eq!(errors(10).to_string(), format!("{}; {}; {}; and 7 more", line(0), line(1), line(2)));
+        assert_eq!(errors(0).to_string(), "");
+    }
+}
