@@ -32,6 +32,9 @@ pub(crate) const RESYNC: Duration = Duration::from_secs(300);
 /// While waiting on something no watch reports (an old Pod going away).
 pub(crate) const SHORT_WAIT: Duration = Duration::from_secs(2);
 /// Per-object retry backoff after errors.
+/// Status writes of one playground are at least this far apart: readiness changes of several
+/// containers arriving together become one write, each delayed by at most this much.
+pub const STATUS_COALESCE: Duration = Duration::from_millis(100);
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -49,6 +52,9 @@ pub struct Context {
     /// Services the API server refused, per playground: when to try again, how many times it
     /// refused, and its words. The devnet runs meanwhile; retries back off like reconciles.
     refused_services: Mutex<HashMap<ObjectRef<BuilderPlayground>, RefusedService>>,
+    /// When each playground's status was last written: writes closer than
+    /// [`STATUS_COALESCE`] are coalesced into one.
+    status_writes: Mutex<HashMap<ObjectRef<BuilderPlayground>, std::time::Instant>>,
     /// Rendered PodSpecs by playground, with the resourceVersion of the ConfigMap they came from.
     rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, CachedRendered>>,
     /// Undecodable objects already reported (uid@resourceVersion), so each is reported once.
@@ -76,6 +82,7 @@ impl Context {
             failures: Mutex::default(),
             rendered: Mutex::default(),
             refused_services: Mutex::default(),
+            status_writes: Mutex::default(),
             reported: Mutex::default(),
             server,
             stores,

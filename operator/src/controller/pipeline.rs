@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use sha2::Digest;
 use tracing::{info, warn};
 
-use super::publish::{now, publish_status, truncate};
+use super::publish::{Published, now, publish_status, truncate};
 use super::{Context, RESYNC, RefusedService, SHORT_WAIT};
 use crate::children;
 use crate::error::{Context as _, Error};
@@ -47,8 +47,7 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
 
     if let Err(message) = check_spec(pg, &ctx.generator) {
         let status = status::compute(&Stage::Invalid { message }, previous, generation, &now);
-        publish_status(pg, ctx, status).await?;
-        return Ok(Action::await_change());
+        return Ok(after(publish_status(pg, ctx, status).await?, Action::await_change()));
     }
 
     let hash = input_hash(&pg.spec);
@@ -60,9 +59,12 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
         let stage = generate(pg, ctx, &ns, &hash, &job_name).await?;
         let waiting = matches!(stage, Stage::Generating { .. });
         let status = status::compute(&stage, previous, generation, &now);
-        publish_status(pg, ctx, status).await?;
+        let published = publish_status(pg, ctx, status).await?;
         // The Job and ConfigMap watches report progress; the requeue is a safety net.
-        return Ok(if waiting { Action::requeue(Duration::from_secs(30)) } else { Action::await_change() });
+        return Ok(after(
+            published,
+            if waiting { Action::requeue(Duration::from_secs(30)) } else { Action::await_change() },
+        ));
     };
 
     let pod = deploy(pg, ctx, &ns, &hash, &rendered).await?;
@@ -77,8 +79,8 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     }
     let settled = status.phase == Some(Phase::Running);
     let replacing = pod.is_none();
-    publish_status(pg, ctx, status).await?;
-    Ok(Action::requeue(if replacing {
+    let published = publish_status(pg, ctx, status).await?;
+    Ok(after(published, Action::requeue(if replacing {
         SHORT_WAIT
     } else if !exposed {
         // The Service is retried on its own; the devnet runs meanwhile.
@@ -87,7 +89,15 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
         RESYNC
     } else {
         Duration::from_secs(30)
-    }))
+    })))
+}
+
+/// The next reconcile: `action`, or sooner when a status change waits to be written.
+fn after(published: Published, action: Action) -> Action {
+    match published {
+        Published::Done => action,
+        Published::Deferred(wait) => Action::requeue(wait),
+    }
 }
 
 /// The spec can be rendered (or, when `generate` produces the services, is well-formed), and
@@ -382,6 +392,7 @@ mod tests {
 
     use super::*;
     use crate::children::fixture::playground;
+    use crate::controller::STATUS_COALESCE;
     use crate::children::job::GeneratorConfig;
     use crate::controller::watches::{Stores, Writers};
     use crate::metrics::Metrics;
@@ -422,6 +433,30 @@ mod tests {
         let (stores, writers) = Stores::new();
         stores.mark_synced();
         (Arc::new(Context::new(client, metrics, generator, server, stores)), writers, seen)
+    }
+
+    /// Status changes arriving together (here two reconciles 0 ms apart, each with a status
+    /// to write) make one write; the second reconcile comes back when the coalescing time is
+    /// over.
+    #[tokio::test]
+    async fn status_changes_close_together_are_written_once() {
+        let pg = playground();
+        let pg_json = serde_json::to_vec(&pg).unwrap();
+        let (ctx, _writers, seen) =
+            context(move |_, path, body| if path.ends_with("/status") { pg_json.clone() } else { body.to_vec() });
+        reconcile_playground(&pg, &ctx).await.unwrap();
+        let again = reconcile_playground(&pg, &ctx).await.unwrap();
+        let writes = seen.await.unwrap().into_iter().filter(|r| r.ends_with("/status")).count();
+        assert_eq!(writes, 1, "one status write");
+        // Action keeps its delay private; its Debug form shows it (`Some(99.8ms)`).
+        let shown = format!("{again:?}");
+        let delay = shown.split("Some(").nth(1).and_then(|d| d.split(')').next()).unwrap_or_default();
+        let millis: f64 = match delay.strip_suffix("ms") {
+            Some(ms) => ms.parse().unwrap(),
+            None if delay.ends_with("µs") || delay.ends_with("ns") => 0.0,
+            None => panic!("the second reconcile comes back in {delay:?}: {shown}"),
+        };
+        assert!(millis <= STATUS_COALESCE.as_millis() as f64, "within {STATUS_COALESCE:?}: {shown}");
     }
 
     #[tokio::test]

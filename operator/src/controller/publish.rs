@@ -10,20 +10,36 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::Context;
+use std::time::{Duration, Instant};
+
+use super::{Context, STATUS_COALESCE};
 use crate::error::Error;
 use crate::status::{DEPLOYED, EXPOSED, GENERATED, READY};
+
+/// What became of a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Published {
+    /// Nothing changed, or the change was written.
+    Done,
+    /// Written less than [`STATUS_COALESCE`] ago: this change waits (reconcile again after
+    /// this long), so that changes arriving together make one write.
+    Deferred(Duration),
+}
 
 /// Writes the status when it changed, and tells about the transitions: events, metrics.
 pub(super) async fn publish_status(
     pg: &BuilderPlayground,
     ctx: &Context,
     status: BuilderPlaygroundStatus,
-) -> Result<(), Error> {
+) -> Result<Published, Error> {
     let previous = pg.status.as_ref();
     // compute() keeps timestamps of unchanged conditions, so equality means nothing to write.
     if previous == Some(&status) {
-        return Ok(());
+        return Ok(Published::Done);
+    }
+    let key = ObjectRef::from_obj(pg);
+    if let Some(wait) = coalesce(ctx.status_writes.lock().ok().and_then(|w| w.get(&key).copied()), Instant::now()) {
+        return Ok(Published::Deferred(wait));
     }
     let ns = pg.namespace().unwrap_or_default();
     let name = pg.name_any();
@@ -34,9 +50,13 @@ pub(super) async fn publish_status(
         "status": status,
     });
     match api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await {
-        Ok(_) => {}
+        Ok(_) => {
+            if let Ok(mut writes) = ctx.status_writes.lock() {
+                writes.insert(key, Instant::now());
+            }
+        }
         // Deleted while this reconcile ran (its namespace, say): nothing left to report on.
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Published::Done),
         Err(e) => {
             return Err(Error::Kube { action: format!("patch status of BuilderPlayground {ns}/{name}"), source: e });
         }
@@ -69,7 +89,14 @@ pub(super) async fn publish_status(
             }
         }
     }
-    Ok(())
+    Ok(Published::Done)
+}
+
+/// How long a status change waits, given when the last write was: nothing when the last
+/// write is [`STATUS_COALESCE`] old or more (or there was none), else the rest of that time.
+pub(super) fn coalesce(last_write: Option<Instant>, now: Instant) -> Option<Duration> {
+    let since = now.saturating_duration_since(last_write?);
+    (since < STATUS_COALESCE).then(|| STATUS_COALESCE - since)
 }
 
 /// Conditions whose status or reason changed.
@@ -176,6 +203,20 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_writes_are_at_least_the_coalescing_time_apart() {
+        let now = Instant::now();
+        assert_eq!(coalesce(None, now), None, "a first write goes at once");
+        assert_eq!(coalesce(Some(now), now), Some(STATUS_COALESCE));
+        let ms = Duration::from_millis;
+        assert_eq!(coalesce(Some(now - ms(30)), now), Some(ms(70)));
+        assert_eq!(coalesce(Some(now - ms(99)), now), Some(ms(1)));
+        assert_eq!(coalesce(Some(now - STATUS_COALESCE), now), None, "exactly the time: written");
+        assert_eq!(coalesce(Some(now - ms(5000)), now), None);
+        // A clock that seems to go back never waits longer than the coalescing time.
+        assert_eq!(coalesce(Some(now + ms(50)), now), Some(STATUS_COALESCE));
+    }
 
     #[test]
     fn long_messages_are_cut_on_char_boundaries() {
