@@ -39,6 +39,11 @@ fn output_folder(extra: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// The l1 output folder's files with another recipe's manifest.json, plus `extra` files.
 fn folder_with(manifest: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
+    folder_with_manifest(&fixture(manifest), extra)
+}
+
+/// [`folder_with`] for a manifest anywhere (`manifest` is a path, not a fixture name).
+fn folder_with_manifest(manifest: &Path, extra: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let copied = std::process::Command::new("cp")
         .arg("-R")
@@ -47,7 +52,7 @@ fn folder_with(manifest: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
         .status()
         .unwrap();
     assert!(copied.success(), "cp -R of the fixture folder");
-    std::fs::copy(fixture(manifest), dir.path().join("manifest.json")).unwrap();
+    std::fs::copy(manifest, dir.path().join("manifest.json")).unwrap();
     for (rel, content) in extra {
         std::fs::write(dir.path().join(rel), content).unwrap();
     }
@@ -341,6 +346,147 @@ async fn the_opstack_manifest_with_fixture_artifacts_is_wired() {
         let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
         assert!(!text.contains("WARNING"), "{svc}: {text}");
     }
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// A real builder-playground manifest of July 2025 (`opstack --external-builder
+/// http://host.docker.internal:4444`): rollup-boost 0.7.0 between op-node and op-geth, reth
+/// v1.4.8, lighthouse v7.0.0-beta.0, no bootnode or healthmons.
+fn rollup_boost_manifest() -> PathBuf {
+    repo_path("../shared/fixtures/manifest-opstack-extbuilder-2025-07.cbarbieru.json")
+}
+
+/// That manifest with the l1 folder's files and the OP files it names (l2-genesis.json,
+/// rollup.json, enode-key-1.txt as op-geth's nodekey), plus `extra` files.
+fn rollup_boost_folder(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let key = format!("{:064x}", 1);
+    let mut files = vec![
+        ("l2-genesis.json", r#"{"config":{"chainId":13},"timestamp":"0x6b0ce910","alloc":{}}"#),
+        ("rollup.json", r#"{"genesis":{"l2_time":1795999000},"block_time":2,"l1_chain_id":1337,"l2_chain_id":13}"#),
+        ("enode-key-1.txt", key.as_str()),
+    ];
+    files.extend_from_slice(extra);
+    folder_with_manifest(&rollup_boost_manifest(), &files)
+}
+
+/// rollup-boost between op-node and op-geth (the 2025-07 manifest): op-node's engine calls go
+/// to rollup-boost, which forwards them to op-geth's authrpc with its `--l2-jwt-path` secret
+/// (op-geth's); its external builder (`host.docker.internal`, nothing in a Pod) is not reached,
+/// which rollup-boost runs without.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_opstack_with_rollup_boost_is_wired() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("rollup-boost").await.unwrap();
+    let folder = rollup_boost_folder(&[]);
+    let (secrets, mut playground) = convert(folder.path(), &ns);
+    // The builder's host never resolves (each lookup waits for the node's unreachable resolver):
+    // a shorter bound than the stand-ins' 60 s, which still leaves op-geth time to start.
+    service(&mut playground, "rollup-boost").env.insert("BP_STANDIN_PEER_TIMEOUT".into(), "30".into());
+    deploy(&secrets, &playground, &ns).await;
+    let pg = wait_condition(&client, &ns, NAME, "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    let status = pg.status.unwrap();
+    assert_eq!(status.ready.as_deref(), Some("7/7"));
+    let s = |v: &[&str]| v.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let expected: Vec<(&str, Vec<String>)> = vec![
+        ("el", s(&["reth node: contract satisfied: flags, 4 files (0 warnings)"])),
+        (
+            "beacon",
+            s(&[
+                "lighthouse bn: peer --execution-endpoint http://localhost:8551/: engine API answered, chain 1337, accepted our JWT",
+                "lighthouse bn: contract satisfied",
+            ]),
+        ),
+        ("validator", s(&["lighthouse vc: contract satisfied: flags, 2 files (0 warnings)"])),
+        (
+            "op-geth",
+            s(&[
+                "geth init: Successfully wrote genesis state (chain 13) into /data_opgeth",
+                "geth: file --authrpc.jwtsecret /data/jwtsecret: JWT secret (32 bytes)",
+                "geth: listening on tcp ports [6061 8547 8548 8552 30304]",
+                "geth: contract satisfied",
+            ]),
+        ),
+        (
+            "rollup-boost",
+            s(&[
+                // No entrypoint in the manifest: the image's own.
+                "bp-standin: stand-in for rollup-boost: --rpc-host 0.0.0.0 --rpc-port 8553 --l2-jwt-path /data/jwtsecret --l2-url http://localhost:8552",
+                "rollup-boost: file --l2-jwt-path /data/jwtsecret: JWT secret (32 bytes)",
+                "rollup-boost: file --builder-jwt-path /data/jwtsecret: JWT secret (32 bytes)",
+                "rollup-boost: listening on tcp ports [5555 8553]",
+                "rollup-boost: peer --l2-url http://localhost:8552/: engine API answered, chain 13, accepted our JWT",
+                // op-node's calls, through rollup-boost to op-geth.
+                "rollup-boost: engine API: engine_exchangeCapabilities from a caller whose JWT is --l2-jwt-path's secret: forwarded to --l2-url http://localhost:8552/ with --l2-jwt-path /data/jwtsecret: HTTP 200",
+                "rollup-boost: engine API: eth_chainId from a caller whose JWT is --l2-jwt-path's secret: forwarded to --l2-url http://localhost:8552/ with --l2-jwt-path /data/jwtsecret: HTTP 200",
+                "rollup-boost: contract satisfied: flags, 2 files (0 warnings), listening on [5555, 8553], peers --l2-url http://localhost:8552/",
+            ]),
+        ),
+        (
+            "op-node",
+            s(&[
+                "op-node: peer --l1 http://localhost:8545/: JSON-RPC answered, chain 1337",
+                "op-node: peer --l2 http://localhost:8553/: engine API answered, chain 13, accepted our JWT",
+                "op-node: contract satisfied: flags, 2 files (0 warnings)",
+            ]),
+        ),
+        (
+            "op-batcher",
+            s(&[
+                "op-batcher: peer --l2-eth-rpc http://localhost:8547/: JSON-RPC answered, chain 13",
+                "op-batcher: peer --rollup-rpc http://localhost:8549/: rollup RPC answered optimism_syncStatus",
+                "op-batcher: contract satisfied",
+            ]),
+        ),
+    ];
+    for (svc, lines) in &expected {
+        let st = &status.service_statuses[*svc];
+        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
+        let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
+        assert!(!text.contains("WARNING"), "{svc}: {text}");
+    }
+    // The external builder: tried for 30 s, then a line, and rollup-boost runs on.
+    let text = logs_show(
+        &ns,
+        &status.service_statuses["rollup-boost"].container,
+        &["rollup-boost: optional peer not reached: --builder-url http://host.docker.internal:4444/: no answer in 30 s: lookup host.docker.internal".into()],
+        Duration::from_secs(150),
+    )
+    .await;
+    assert!(text.contains("rollup-boost runs without it"), "{text}");
+    let pg = get(&client, &ns, NAME).await.unwrap();
+    assert_eq!(condition(&pg, "Ready").unwrap().status, "True", "rollup-boost runs without its builder");
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
+/// rollup-boost given another L2 JWT than op-geth's: op-geth refuses the calls it forwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_different_l2_jwt_fails_rollup_boost() {
+    let env = env().await;
+    let ns = env.cluster.create_namespace("rb-jwt").await.unwrap();
+    let other = "cd".repeat(32);
+    let folder = rollup_boost_folder(&[("other-jwtsecret", &other)]);
+    let (secrets, mut playground) = convert(folder.path(), &ns);
+    let rollup_boost = service(&mut playground, "rollup-boost");
+    rollup_boost.files.push(FileMountSpec { artifact: "other-jwtsecret".into(), mount_path: "/data/other-jwt".into() });
+    let at = rollup_boost.args.iter().position(|a| a == "--l2-jwt-path").expect("--l2-jwt-path") + 1;
+    assert_eq!(rollup_boost.args[at], "/data/jwtsecret");
+    rollup_boost.args[at] = "/data/other-jwt".into();
+    deploy(&secrets, &playground, &ns).await;
+    fails_on(
+        &ns,
+        "rollup-boost",
+        1,
+        "rollup-boost: --l2-url http://localhost:8552/: JWT mismatch: the execution engine refused our token (HTTP 401: {\"error\":\"signature invalid\"}): --l2-jwt-path /data/other-jwt is not the secret the execution client was given",
+    )
+    .await;
+    logs_show(
+        &ns,
+        "op-geth",
+        &["geth: engine API: refused a request: signature invalid".into()],
+        Duration::from_secs(30),
+    )
+    .await;
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
 

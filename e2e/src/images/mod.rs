@@ -855,8 +855,11 @@ impl StandinConfig {
 pub const STANDIN_CONFIGS: &[(&str, StandinConfig)] = &[
     // reth's Dockerfile: ENTRYPOINT ["/usr/local/bin/reth"].
     ("ghcr.io/paradigmxyz/reth", StandinConfig::entrypoint(&["/usr/local/bin/reth"])),
-    // Built by the same Dockerfile (unverified for op-reth).
-    ("ghcr.io/paradigmxyz/op-reth", StandinConfig::entrypoint(&["/usr/local/bin/op-reth"])),
+    // reth's DockerfileOp: WORKDIR /app, ENTRYPOINT ["/usr/local/bin/op-reth"].
+    (
+        "ghcr.io/paradigmxyz/op-reth",
+        StandinConfig { working_dir: "/app", ..StandinConfig::entrypoint(&["/usr/local/bin/op-reth"]) },
+    ),
     // builder-playground's Dockerfile: FROM golang (Debian), binaries in /usr/local/bin, no
     // ENTRYPOINT/CMD, so Debian's CMD ["bash"]; busybox has no bash: sh.
     ("docker.io/flashbots/playground-utils", StandinConfig { working_dir: "/app", ..StandinConfig::cmd(&["sh"]) }),
@@ -907,8 +910,12 @@ pub const STANDIN_CONFIGS: &[(&str, StandinConfig)] = &[
         },
     ),
     ("docker.io/alpine/curl", StandinConfig::entrypoint(&["curl"])),
-    // mev-boost's and rbuilder's Dockerfiles: ENTRYPOINT ["/app/<program>"].
-    ("docker.io/flashbots/mev-boost", StandinConfig::entrypoint(&["/app/mev-boost"])),
+    // mev-boost's Dockerfile (v1.8): WORKDIR /app, ENTRYPOINT ["/app/mev-boost"].
+    (
+        "docker.io/flashbots/mev-boost",
+        StandinConfig { working_dir: "/app", ..StandinConfig::entrypoint(&["/app/mev-boost"]) },
+    ),
+    // rbuilder's Dockerfile: ENTRYPOINT ["/app/rbuilder"].
     ("ghcr.io/flashbots/rbuilder", StandinConfig::entrypoint(&["/app/rbuilder"])),
     // prom/prometheus: ENTRYPOINT ["/bin/prometheus"] with its default flags as CMD.
     (
@@ -920,11 +927,22 @@ pub const STANDIN_CONFIGS: &[(&str, StandinConfig)] = &[
             working_dir: "/prometheus",
         },
     ),
-    ("docker.io/flashbots/rollup-boost", StandinConfig::entrypoint(&["/usr/local/bin/rollup-boost"])),
+    // rollup-boost v0.7.0's Dockerfile: distroless, ENTRYPOINT ["/usr/local/bin/rollup-boost"]. From
+    // rollup-boost/v0.7.12-rc1 on it is ENTRYPOINT ["/usr/local/bin/entrypoint"], a copy of the same
+    // binary (also at /usr/local/bin/rollup-boost): the stand-in keeps the rollup-boost name, which
+    // is what tells it which contract to check.
+    // Both: WORKDIR /app.
+    (
+        "docker.io/flashbots/rollup-boost",
+        StandinConfig { working_dir: "/app", ..StandinConfig::entrypoint(&["/usr/local/bin/rollup-boost"]) },
+    ),
     ("ghcr.io/base/node-reth-dev", StandinConfig::entrypoint(&["/app/base-client"])),
+    // op-rbuilder v0.2.13's Dockerfile (RBUILDER_BIN=op-rbuilder): the binary copied to
+    // /app/rbuilder, ENTRYPOINT ["/app/rbuilder"] (the stand-in takes `rbuilder node …` as
+    // op-rbuilder).
+    ("ghcr.io/flashbots/op-rbuilder", StandinConfig::entrypoint(&["/app/rbuilder"])),
     // Unverified: each image's program under its own name in /usr/local/bin.
     ("docker.io/flashbots/contender", StandinConfig::entrypoint(&["contender"])),
-    ("ghcr.io/flashbots/op-rbuilder", StandinConfig::entrypoint(&["/usr/local/bin/op-rbuilder"])),
     ("ghcr.io/flashbots/bproxy", StandinConfig::entrypoint(&["/usr/local/bin/bproxy"])),
     ("docker.io/flashbots/flashblocks-rpc", StandinConfig::entrypoint(&["/usr/local/bin/flashblocks-rpc"])),
     ("docker.io/mikawamp/websocket-rpc", StandinConfig::entrypoint(&["/usr/local/bin/websocket-rpc"])),

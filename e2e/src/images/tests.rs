@@ -455,12 +455,25 @@ fn every_standin_image_starts_its_real_program() {
         ("ghcr.io/paradigmxyz/reth:v1.4.8", &["/usr/local/bin/reth"], &[]),
         ("docker.io/sigp/lighthouse:v8.1.0", &[], &["lighthouse"]),
         ("us-docker.pkg.dev/oplabs-tools-artifacts/images/op-node:v1.16.3", &[], &["op-node"]),
+        ("docker.io/flashbots/rollup-boost:0.7.0", &["/usr/local/bin/rollup-boost"], &[]),
+        ("docker.io/flashbots/rollup-boost:v0.7.12-rc1", &["/usr/local/bin/rollup-boost"], &[]),
+        ("ghcr.io/paradigmxyz/op-reth:v1.9.3", &["/usr/local/bin/op-reth"], &[]),
+        // op-rbuilder's Dockerfile copies its binary to /app/rbuilder.
+        ("ghcr.io/flashbots/op-rbuilder:v0.2.13", &["/app/rbuilder"], &[]),
+        ("docker.io/flashbots/mev-boost:latest", &["/app/mev-boost"], &[]),
     ];
     for (name, entrypoint, cmd) in want {
         let c = standin_config(name).unwrap();
         assert_eq!((c.entrypoint, c.cmd), (*entrypoint, *cmd), "{name}");
     }
-    assert_eq!(standin_config("docker.io/flashbots/builder-hub:0.3.1-alpha1").unwrap().working_dir, "/app");
+    for name in [
+        "docker.io/flashbots/builder-hub:0.3.1-alpha1",
+        "docker.io/flashbots/rollup-boost:0.7.0",
+        "ghcr.io/paradigmxyz/op-reth:v1.9.3",
+        "docker.io/flashbots/mev-boost:latest",
+    ] {
+        assert_eq!(standin_config(name).unwrap().working_dir, "/app", "{name}");
+    }
     assert!(standin_config("docker.io/library/nginx:1.27").is_none());
 }
 

@@ -33,7 +33,24 @@ pub enum Api {
     Healthmon,
     /// The relay's builder API status.
     Relay,
+    /// rollup-boost's RPC port: every JSON-RPC call forwarded to [`Node::upstream`] signed with
+    /// the upstream's JWT (no JWT is checked on the way in, as rollup-boost checks none), and
+    /// its probes `/healthz` (206 while an optional peer is unreached), `/readyz`, `/livez`.
+    EngineProxy,
 }
+
+/// Where an [`Api::EngineProxy`] sends what it is asked: the execution engine behind it.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The flag that names it (`--l2-url`), and the one that names its JWT (`--l2-jwt-path X`).
+    pub flag: String,
+    pub jwt_flag: String,
+    pub url: Url,
+    pub secret: Secret,
+}
+
+/// How many forwarded calls an [`Api::EngineProxy`] logs (a caller that polls would flood the log).
+const LOGGED_FORWARDS: usize = 20;
 
 /// What a stand-in knows about the chain it serves, and whether it is ready.
 #[derive(Debug, Default)]
@@ -49,6 +66,12 @@ pub struct Node {
     pub genesis_validators_root: Option<String>,
     /// Set once every peer that gates readiness answered.
     pub ready: AtomicBool,
+    /// An optional peer was not reached (rollup-boost's `/healthz` says 206 then).
+    pub partial: AtomicBool,
+    /// The engine behind an [`Api::EngineProxy`].
+    pub upstream: Option<Upstream>,
+    /// Calls an [`Api::EngineProxy`] forwarded so far.
+    pub forwarded: AtomicUsize,
 }
 
 impl Node {
@@ -93,6 +116,10 @@ pub struct Peer {
     /// The stand-in reports ready (beacon health, healthmon, relay status) only once this
     /// peer answered.
     pub gates_ready: bool,
+    /// A peer the client runs without (rollup-boost's builder): not reaching it is a line
+    /// saying so and what the client does instead (this text), not a failure, and
+    /// `contract satisfied` does not wait for it.
+    pub optional: Option<String>,
 }
 
 /// Everything a contract stand-in does after parsing its command line.
@@ -143,7 +170,16 @@ impl Plan {
     pub fn peer(&mut self, flag: &str, url: &str, check: Check, gates_ready: bool) -> Result<(), Failure> {
         let parsed = http::parse_url(url)
             .map_err(|e| Failure::new(1, format!("bp-standin: {}: --{flag}: invalid URL: {e}", self.client)))?;
-        self.peers.push(Peer { flag: format!("--{flag}"), url: parsed, check, gates_ready });
+        self.peers.push(Peer { flag: format!("--{flag}"), url: parsed, check, gates_ready, optional: None });
+        Ok(())
+    }
+
+    /// An optional peer ([`Peer::optional`]): `without` says what the client does without it.
+    pub fn optional_peer(&mut self, flag: &str, url: &str, check: Check, without: &str) -> Result<(), Failure> {
+        self.peer(flag, url, check, false)?;
+        if let Some(p) = self.peers.last_mut() {
+            p.optional = Some(without.into());
+        }
         Ok(())
     }
 
@@ -190,11 +226,78 @@ fn answer(api: Api, node: &Node, r: &Request) -> Reply {
         },
         Api::Relay => match (r.path.as_str(), node.ready.load(Ordering::SeqCst)) {
             ("/eth/v1/builder/status", true) => ("200 OK", String::new()),
+            // mev-boost with -relay-check: no relay answered yet.
+            ("/eth/v1/builder/status", false) if node.client == "mev-boost" => {
+                ("503 Service Unavailable", r#"{"code":503,"message":"all relays are unavailable"}"#.into())
+            }
             ("/eth/v1/builder/status", false) => {
                 ("503 Service Unavailable", r#"{"code":503,"message":"beacon node not reached yet"}"#.into())
             }
             _ => http::respond(&r.method, &r.body),
         },
+        Api::EngineProxy => engine_proxy(node, r),
+    }
+}
+
+/// rollup-boost's server: probes answered, every call forwarded to the upstream engine with
+/// the upstream's JWT. An engine method the upstream refuses is a JSON-RPC error for the
+/// caller (rollup-boost's engine client fails); other methods get the upstream's answer as is.
+fn engine_proxy(node: &Node, r: &Request) -> Reply {
+    match r.path.as_str() {
+        "/healthz" if node.partial.load(Ordering::SeqCst) => return ("206 Partial Content", String::new()),
+        "/healthz" | "/readyz" | "/livez" => return ("200 OK", String::new()),
+        _ => {}
+    }
+    let Some(up) = &node.upstream else { return http::respond(&r.method, &r.body) };
+    if r.method != "POST" {
+        return ("405 Method Not Allowed", String::new());
+    }
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let call = json::parse(&body);
+    let method = call.as_ref().and_then(|c| c.member("method")).and_then(|m| m.string()).unwrap_or("?").to_string();
+    let id = call.as_ref().and_then(|c| c.member("id")).map_or("null".to_string(), |v| v.raw.clone());
+    let caller = match &node.jwt {
+        Some(secret) => match jwt::verify(secret, r.authorization.as_deref(), jwt::now()) {
+            Ok(()) => format!("from a caller whose JWT is {}'s secret", up.jwt_flag.split(' ').next().unwrap_or("")),
+            Err(why) => format!("from a caller whose JWT is not {} ({why}; rollup-boost checks none)", up.jwt_flag),
+        },
+        None => "from a caller".to_string(),
+    };
+    let token = format!("Bearer {}", jwt::sign(&up.secret, jwt::now()));
+    let answer = http::request(&up.url, "POST", &up.url.path, Some(&body), Some(&token), REQUEST_TIMEOUT);
+    let outcome = match &answer {
+        Ok(a) => format!("HTTP {}", a.status),
+        Err(e) => e.to_string(),
+    };
+    if node.forwarded.fetch_add(1, Ordering::SeqCst) < LOGGED_FORWARDS {
+        println!(
+            "bp-standin: {}: engine API: {method} {caller}: forwarded to {} {} with {}: {outcome}",
+            node.client, up.flag, up.url, up.jwt_flag
+        );
+    }
+    let error = |message: String| {
+        let message = message.replace('\\', "\\\\").replace('"', "\\\"");
+        ("200 OK", format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32603,"message":"{message}"}}}}"#))
+    };
+    match answer {
+        Ok(a) if a.status == 200 => ("200 OK", a.body),
+        Ok(a) if method.starts_with("engine_") => {
+            error(format!("{} {}: HTTP {}: {}", up.flag, up.url, a.status, a.body.trim()))
+        }
+        Ok(a) => (status_line(a.status), a.body),
+        Err(e) if method.starts_with("engine_") => error(format!("{} {}: {e}", up.flag, up.url)),
+        Err(e) => ("502 Bad Gateway", format!(r#"{{"error":"{}"}}"#, e.to_string().replace('"', "'"))),
+    }
+}
+
+fn status_line(status: u16) -> &'static str {
+    match status {
+        401 => "401 Unauthorized",
+        403 => "403 Forbidden",
+        404 => "404 Not Found",
+        405 => "405 Method Not Allowed",
+        503 => "503 Service Unavailable",
+        _ => "502 Bad Gateway",
     }
 }
 
@@ -508,14 +611,25 @@ pub fn peer_timeout() -> Duration {
 /// node ready once the gating ones did, and exits the process with the client's error when one
 /// never does. The other peers are tried once the node is ready (they may wait for it, as a
 /// relay started after the beacon node's health check does). `done` runs once every peer
-/// answered.
+/// answered. An optional peer ([`Peer::optional`]) is tried as well, and not reaching it is a
+/// line and [`Node::partial`], not an exit; `done` does not wait for it.
 pub fn start_peers(plan_peers: Vec<Peer>, go: bool, node: Arc<Node>, done: impl FnOnce(Vec<String>) + Send + 'static) {
-    let timeout = peer_timeout();
+    start_peers_within(peer_timeout(), plan_peers, go, node, done)
+}
+
+/// [`start_peers`] with the time each peer is given.
+fn start_peers_within(
+    timeout: Duration,
+    plan_peers: Vec<Peer>,
+    go: bool,
+    node: Arc<Node>,
+    done: impl FnOnce(Vec<String>) + Send + 'static,
+) {
     let gating = plan_peers.iter().filter(|p| p.gates_ready).count();
     if gating == 0 {
         node.ready.store(true, Ordering::SeqCst);
     }
-    let total = plan_peers.len();
+    let total = plan_peers.iter().filter(|p| p.optional.is_none()).count();
     let gated = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(Mutex::new(Progress { answered: Vec::new(), done: Some(Box::new(done)) }));
     if total == 0 {
@@ -523,7 +637,6 @@ pub fn start_peers(plan_peers: Vec<Peer>, go: bool, node: Arc<Node>, done: impl 
         if let Some(done) = done {
             done(Vec::new());
         }
-        return;
     }
     for peer in plan_peers {
         let (node, gated, finished) = (node.clone(), gated.clone(), finished.clone());
@@ -533,7 +646,18 @@ pub fn start_peers(plan_peers: Vec<Peer>, go: bool, node: Arc<Node>, done: impl 
             while !peer.gates_ready && !node.ready.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(200));
             }
-            match reach(&peer, go, timeout, Duration::from_millis(500)) {
+            let outcome = reach(&peer, go, timeout, Duration::from_millis(500));
+            if let Some(without) = &peer.optional {
+                match outcome {
+                    Ok(line) => println!("bp-standin: {}: peer {} {}: {line}", node.client, peer.flag, peer.url),
+                    Err(message) => {
+                        node.partial.store(true, Ordering::SeqCst);
+                        println!("bp-standin: {}: optional peer not reached: {message}; {without}", node.client);
+                    }
+                }
+                return;
+            }
+            match outcome {
                 Ok(line) => {
                     println!("bp-standin: {}: peer {} {}: {line}", node.client, peer.flag, peer.url);
                     if peer.gates_ready && gated.fetch_add(1, Ordering::SeqCst) + 1 == gating {
@@ -573,7 +697,7 @@ mod tests {
     }
 
     fn peer(url: &Url, check: Check) -> Peer {
-        Peer { flag: "--peer".into(), url: url.clone(), check, gates_ready: true }
+        Peer { flag: "--peer".into(), url: url.clone(), check, gates_ready: true, optional: None }
     }
 
     fn el(secret: Secret) -> Node {
@@ -684,6 +808,80 @@ mod tests {
         start_peers(vec![], false, lone.clone(), move |lines| tx.send(lines).unwrap());
         assert!(rx.recv_timeout(Duration::from_secs(1)).unwrap().is_empty());
         assert!(lone.ready.load(Ordering::SeqCst), "nothing to wait for");
+    }
+
+    #[test]
+    fn an_engine_proxy_forwards_with_its_own_jwt_and_checks_none() {
+        let secret = [7u8; 32];
+        let (el_url, _) = serve(Api::Engine, el(secret));
+        let proxy = |upstream_secret: Secret| {
+            let upstream = Upstream {
+                flag: "--l2-url".into(),
+                jwt_flag: "--l2-jwt-path /j".into(),
+                url: el_url.clone(),
+                secret: upstream_secret,
+            };
+            serve(
+                Api::EngineProxy,
+                Node { jwt: Some(upstream_secret), upstream: Some(upstream), ..Node::new("rollup-boost") },
+            )
+        };
+        let (good, node) = proxy(secret);
+        // A caller with another secret gets through all the same: rollup-boost checks no JWT.
+        let caller = |url: &Url| {
+            peer(url, Check::Engine { secret: [9u8; 32], jwt_flag: "--l2.jwt-secret /k".into(), expect_chain: None })
+        };
+        assert!(
+            matches!(attempt(&caller(&good), true), Attempt::Ok(l) if l == "engine API answered, chain 1337, accepted our JWT")
+        );
+        assert_eq!(node.forwarded.load(Ordering::SeqCst), 2, "engine_exchangeCapabilities and eth_chainId");
+        let get = |url: &Url, path: &str| http::request(url, "GET", path, None, None, REQUEST_TIMEOUT).unwrap().status;
+        assert_eq!(get(&good, "/healthz"), 200);
+        node.partial.store(true, Ordering::SeqCst);
+        assert_eq!((get(&good, "/healthz"), get(&good, "/readyz"), get(&good, "/livez")), (206, 200, 200));
+
+        // Its own secret is not the engine's: the engine refuses it, the caller gets an error.
+        let (bad, _) = proxy([8u8; 32]);
+        match attempt(&caller(&bad), true) {
+            Attempt::Refused(why) => assert!(
+                why.starts_with(&format!("JSON-RPC error {{\"code\":-32603,\"message\":\"--l2-url {el_url}: HTTP 401: {{\\\"error\\\":\\\"signature invalid\\\"}}\"")),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let r = http::request(
+            &bad,
+            "POST",
+            "/",
+            Some(r#"{"jsonrpc":"2.0","id":4,"method":"eth_chainId","params":[]}"#),
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .unwrap();
+        assert_eq!(r.status, 401, "other methods get the engine's answer as is: {}", r.body);
+    }
+
+    #[test]
+    fn an_optional_peer_is_a_line_not_a_failure() {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let absent = http::parse_url(&format!("http://localhost:{port}")).unwrap();
+        let (url, _) = serve(Api::ExecutionRpc, el([0; 32]));
+        let mut optional = peer(&absent, Check::ExecutionRpc { expect_chain: None });
+        optional.optional = Some("runs without it".into());
+        optional.gates_ready = false;
+        let mut required = peer(&url, Check::ExecutionRpc { expect_chain: None });
+        required.gates_ready = false;
+        let node = Arc::new(Node::new("rollup-boost"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        start_peers_within(Duration::ZERO, vec![optional, required], false, node.clone(), move |lines| {
+            tx.send(lines).unwrap()
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), [format!("--peer {url}")]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !node.partial.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the unreached optional peer marks the node partial");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //!   - with `BP_STANDIN_EXIT=<code>` in its environment it exits with that code after a second
 //!     (a test hook for crashing containers);
 //!   - for a client with a contract (`reth node`, `reth p2p bootnode`, `lighthouse bn|vc`,
-//!     `healthmon`, `mev-boost-relay`, `geth [init]`, `op-node`, `op-batcher`):
+//!     `healthmon`, `mev-boost-relay`, `geth [init]`, `op-node`, `op-batcher`, and the optional
+//!     components `rollup-boost`, `op-reth node`, `op-rbuilder node` (its image runs it as
+//!     `rbuilder node`) and `mev-boost`):
 //!     1. parses its command line against the flags the real client accepts, refusing the
 //!        others with that client's parser's message and exit code ([`cli`]);
 //!     2. checks every file a flag names ([`files`]): genesis, testnet directory, JWT secret,
@@ -21,11 +23,15 @@
 //!     3. listens on exactly the TCP ports its flags name ([`ports`]) and answers what probes
 //!        and peers ask there ([`contract::Api`]): JSON-RPC with the genesis' chain id, the
 //!        engine API only with a JWT signed by its own secret (401 otherwise), the beacon API,
-//!        healthmon's `/ready`, the relay's status;
+//!        healthmon's `/ready`, the relay's (and mev-boost's) status, rollup-boost's RPC port
+//!        ([`contract::Api::EngineProxy`]: every call forwarded to `--l2-url` signed with its L2
+//!        JWT; no JWT is checked on the way in, as rollup-boost checks none);
 //!     4. reaches every peer its flags name ([`contract::Check`]) for up to 60 s
 //!        (`BP_STANDIN_PEER_TIMEOUT`), signing engine API calls with its JWT, and exits 1 with
 //!        the client's kind of error when one never answers or refuses it; health endpoints
-//!        report ready only once the peers they depend on answered;
+//!        report ready only once the peers they depend on answered; a peer the client runs
+//!        without (rollup-boost's `--builder-url`) is a line when it is not reached, not a
+//!        failure;
 //!     5. prints `contract satisfied` once every check passed, and runs until SIGTERM;
 //!   - for buildernet's programs ([`buildernet`], [`postgres`]), which their images start with
 //!     the real images' entrypoint and cmd: `docker-entrypoint.sh postgres` (the PostgreSQL wire
@@ -48,11 +54,13 @@ mod http;
 mod json;
 mod jwt;
 mod lighthouse;
+mod mev_boost;
 mod optimism;
 mod playground_utils;
 mod ports;
 mod postgres;
 mod reth;
+mod rollup_boost;
 #[cfg(test)]
 mod testdata;
 
@@ -139,12 +147,18 @@ fn main() {
 fn contract_plan(program: &str, args: &[String], warn: bool) -> Option<Result<Plan, Failure>> {
     match program {
         "reth" => reth::plan(args, warn),
+        "op-reth" => reth::plan_for(reth::Flavor::OpReth, args, warn),
+        "op-rbuilder" => reth::plan_for(reth::Flavor::OpRbuilder, args, warn),
+        // op-rbuilder's image runs it as /app/rbuilder; rbuilder has no `node` command.
+        "rbuilder" if args.first().is_some_and(|a| a == "node") => reth::plan_for(reth::Flavor::OpRbuilder, args, warn),
         "lighthouse" => lighthouse::plan(args, warn),
         "healthmon" => Some(playground_utils::healthmon(args, warn)),
         "mev-boost-relay" => Some(playground_utils::mev_boost_relay(args, warn)),
         "geth" => optimism::geth(args, warn),
         "op-node" => Some(optimism::op_node(args, warn)),
         "op-batcher" => Some(optimism::op_batcher(args, warn)),
+        "rollup-boost" => rollup_boost::plan(args, warn),
+        "mev-boost" => Some(mev_boost::plan(args, warn)),
         _ => None,
     }
 }
@@ -388,6 +402,23 @@ mod tests {
         );
         assert!(builder_playground(&args(&["start", "l1", "--dry-run"]), &recorded).unwrap_err().contains("--output"));
         std::fs::remove_dir_all(&recorded).unwrap();
+    }
+
+    #[test]
+    fn the_optional_components_have_contracts() {
+        let plan = |program: &str, a: &[&str]| contract_plan(program, &args(a), true).map(|r| r.map(|p| p.client));
+        assert_eq!(plan("op-reth", &["node"]), Some(Ok("op-reth node".into())));
+        assert_eq!(plan("op-rbuilder", &["node"]), Some(Ok("op-rbuilder node".into())));
+        // op-rbuilder's image runs it as /app/rbuilder; rbuilder's own commands stay generic.
+        assert_eq!(plan("rbuilder", &["node", "--flashblocks.enabled"]), Some(Ok("op-rbuilder node".into())));
+        assert_eq!(plan("rbuilder", &["run", "/data/rbuilder-config.toml"]), None);
+        let relay = format!("http://0x{}@localhost:5555", "a1".repeat(48));
+        assert_eq!(plan("mev-boost", &["-addr", "0.0.0.0:18550", "-relay", &relay]), Some(Ok("mev-boost".into())));
+        let rb = plan("rollup-boost", &["--l2-jwt-token", &"ab".repeat(32), "--builder-jwt-token", &"ab".repeat(32)]);
+        assert_eq!(
+            rb.unwrap().unwrap_err().message,
+            "Error: --l2-url 127.0.0.1:8551: \"127.0.0.1:8551\" is not an http:// URL"
+        );
     }
 
     #[test]
