@@ -37,6 +37,10 @@ pub enum Api {
     /// the upstream's JWT (no JWT is checked on the way in, as rollup-boost checks none), and
     /// its probes `/healthz` (206 while an optional peer is unreached), `/readyz`, `/livez`.
     EngineProxy,
+    /// cl-proxy's port: every POST passed to [`Node::upstream`] with the caller's own headers
+    /// (its JWT), the answer returned as is; then to [`Node::secondary`] (not
+    /// `engine_getPayload*`), whose answer is only logged.
+    PassThrough,
 }
 
 /// Where an [`Api::EngineProxy`] sends what it is asked: the execution engine behind it.
@@ -46,7 +50,8 @@ pub struct Upstream {
     pub flag: String,
     pub jwt_flag: String,
     pub url: Url,
-    pub secret: Secret,
+    /// The secret the proxy signs with; `None`: the caller's `Authorization` is passed on.
+    pub secret: Option<Secret>,
 }
 
 /// How many forwarded calls an [`Api::EngineProxy`] logs (a caller that polls would flood the log).
@@ -72,6 +77,8 @@ pub struct Node {
     pub upstream: Option<Upstream>,
     /// Calls an [`Api::EngineProxy`] forwarded so far.
     pub forwarded: AtomicUsize,
+    /// Where an [`Api::PassThrough`] copies each call, besides its upstream.
+    pub secondary: Option<Upstream>,
 }
 
 impl Node {
@@ -236,6 +243,48 @@ fn answer(api: Api, node: &Node, r: &Request) -> Reply {
             _ => http::respond(&r.method, &r.body),
         },
         Api::EngineProxy => engine_proxy(node, r),
+        Api::PassThrough => pass_through(node, r),
+    }
+}
+
+/// cl-proxy's handler: POST only (405 `Method not allowed`), a JSON-RPC body (400 `Bad
+/// request`), passed to the primary with the caller's headers and its answer returned as is
+/// (500 `Internal server error` when the primary does not answer); then copied to the secondary.
+fn pass_through(node: &Node, r: &Request) -> Reply {
+    let Some(up) = &node.upstream else { return http::respond(&r.method, &r.body) };
+    if r.method != "POST" {
+        return ("405 Method Not Allowed", "Method not allowed\n".into());
+    }
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let Some(method) = json::parse(&body).and_then(|c| c.member("method").and_then(|m| m.string().map(str::to_string)))
+    else {
+        return ("400 Bad Request", "Bad request\n".into());
+    };
+    let auth = r.authorization.as_deref();
+    let log = node.forwarded.fetch_add(1, Ordering::SeqCst) < LOGGED_FORWARDS;
+    let answer = http::request(&up.url, "POST", &up.url.path, Some(&body), auth, REQUEST_TIMEOUT);
+    if log {
+        let outcome = answer.as_ref().map_or_else(|e| e.to_string(), |a| format!("HTTP {}", a.status));
+        println!(
+            "bp-standin: {}: {method}: passed to {} {} with the caller's JWT: {outcome}",
+            node.client, up.flag, up.url
+        );
+    }
+    if let Some(second) = node.secondary.clone().filter(|_| !method.starts_with("engine_getPayload")) {
+        let (client, auth, body, method) = (node.client.clone(), auth.map(str::to_string), body, method);
+        std::thread::spawn(move || {
+            let answer =
+                http::request(&second.url, "POST", &second.url.path, Some(&body), auth.as_deref(), REQUEST_TIMEOUT);
+            if log {
+                let outcome = answer.as_ref().map_or_else(|e| e.to_string(), |a| format!("HTTP {}", a.status));
+                println!("bp-standin: {client}: {method}: multiplexed to {} {}: {outcome}", second.flag, second.url);
+            }
+        });
+    }
+    match answer {
+        Ok(a) if a.status == 200 => ("200 OK", a.body),
+        Ok(a) => (status_line(a.status), a.body),
+        Err(_) => ("500 Internal Server Error", "Internal server error\n".into()),
     }
 }
 
@@ -263,8 +312,9 @@ fn engine_proxy(node: &Node, r: &Request) -> Reply {
         },
         None => "from a caller".to_string(),
     };
-    let token = format!("Bearer {}", jwt::sign(&up.secret, jwt::now()));
-    let answer = http::request(&up.url, "POST", &up.url.path, Some(&body), Some(&token), REQUEST_TIMEOUT);
+    let token = up.secret.map(|s| format!("Bearer {}", jwt::sign(&s, jwt::now())));
+    let auth = token.as_deref().or(r.authorization.as_deref());
+    let answer = http::request(&up.url, "POST", &up.url.path, Some(&body), auth, REQUEST_TIMEOUT);
     let outcome = match &answer {
         Ok(a) => format!("HTTP {}", a.status),
         Err(e) => e.to_string(),
@@ -292,6 +342,7 @@ fn engine_proxy(node: &Node, r: &Request) -> Reply {
 
 fn status_line(status: u16) -> &'static str {
     match status {
+        400 => "400 Bad Request",
         401 => "401 Unauthorized",
         403 => "403 Forbidden",
         404 => "404 Not Found",
@@ -819,7 +870,7 @@ mod tests {
                 flag: "--l2-url".into(),
                 jwt_flag: "--l2-jwt-path /j".into(),
                 url: el_url.clone(),
-                secret: upstream_secret,
+                secret: Some(upstream_secret),
             };
             serve(
                 Api::EngineProxy,
@@ -859,6 +910,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.status, 401, "other methods get the engine's answer as is: {}", r.body);
+    }
+
+    #[test]
+    fn a_pass_through_proxy_leaves_the_jwt_to_the_engine() {
+        let secret = [7u8; 32];
+        let (el_url, _) = serve(Api::Engine, el(secret));
+        let (second_url, _) = serve(Api::ExecutionRpc, el([0; 32]));
+        let upstream = |flag: &str, url: &Url| Upstream {
+            flag: flag.into(),
+            jwt_flag: "the caller's JWT".into(),
+            url: url.clone(),
+            secret: None,
+        };
+        let (proxy, node) = serve(
+            Api::PassThrough,
+            Node {
+                upstream: Some(upstream("--primary-builder", &el_url)),
+                secondary: Some(upstream("--secondary-builder", &second_url)),
+                ..Node::new("cl-proxy")
+            },
+        );
+        let caller = |secret: Secret| {
+            peer(&proxy, Check::Engine { secret, jwt_flag: "--execution-jwt /j".into(), expect_chain: None })
+        };
+        assert!(matches!(attempt(&caller(secret), false), Attempt::Ok(l) if l.ends_with("accepted our JWT")));
+        match attempt(&caller([8u8; 32]), false) {
+            Attempt::Refused(why) => {
+                assert!(why.starts_with("JWT mismatch: the execution engine refused our token (HTTP 401"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(node.forwarded.load(Ordering::SeqCst) >= 3);
+        let get = http::request(&proxy, "GET", "/", None, None, REQUEST_TIMEOUT).unwrap();
+        assert_eq!((get.status, get.body.as_str()), (405, "Method not allowed\n"));
+        let bad = http::request(&proxy, "POST", "/", Some("nope"), None, REQUEST_TIMEOUT).unwrap();
+        assert_eq!(bad.status, 400);
     }
 
     #[test]

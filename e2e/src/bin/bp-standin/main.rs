@@ -13,7 +13,7 @@
 //!     (a test hook for crashing containers);
 //!   - for a client with a contract (`reth node`, `reth p2p bootnode`, `lighthouse bn|vc`,
 //!     `healthmon`, `mev-boost-relay`, `geth [init]`, `op-node`, `op-batcher`, and the optional
-//!     components `rollup-boost`, `op-reth node`, `op-rbuilder node` (its image runs it as
+//!     components `cl-proxy`, `rollup-boost`, `op-reth node`, `op-rbuilder node` (its image runs it as
 //!     `rbuilder node`) and `mev-boost`):
 //!     1. parses its command line against the flags the real client accepts, refusing the
 //!        others with that client's parser's message and exit code ([`cli`]);
@@ -25,7 +25,8 @@
 //!        engine API only with a JWT signed by its own secret (401 otherwise), the beacon API,
 //!        healthmon's `/ready`, the relay's (and mev-boost's) status, rollup-boost's RPC port
 //!        ([`contract::Api::EngineProxy`]: every call forwarded to `--l2-url` signed with its L2
-//!        JWT; no JWT is checked on the way in, as rollup-boost checks none);
+//!        JWT; no JWT is checked on the way in, as rollup-boost checks none), cl-proxy's port
+//!        ([`contract::Api::PassThrough`]: calls passed to its primary with the caller's JWT);
 //!     4. reaches every peer its flags name ([`contract::Check`]) for up to 60 s
 //!        (`BP_STANDIN_PEER_TIMEOUT`), signing engine API calls with its JWT, and exits 1 with
 //!        the client's kind of error when one never answers or refuses it; health endpoints
@@ -154,6 +155,7 @@ fn contract_plan(program: &str, args: &[String], warn: bool) -> Option<Result<Pl
         "lighthouse" => lighthouse::plan(args, warn),
         "healthmon" => Some(playground_utils::healthmon(args, warn)),
         "mev-boost-relay" => Some(playground_utils::mev_boost_relay(args, warn)),
+        "cl-proxy" => Some(playground_utils::cl_proxy(args, warn)),
         "geth" => optimism::geth(args, warn),
         "op-node" => Some(optimism::op_node(args, warn)),
         "op-batcher" => Some(optimism::op_batcher(args, warn)),

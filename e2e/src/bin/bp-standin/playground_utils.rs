@@ -1,13 +1,15 @@
 //! flashbots/playground-utils (`docker.io/flashbots/playground-utils:<builder-playground commit>`):
-//! `healthmon` and `mev-boost-relay`, built from builder-playground's own source. Flag sets
-//! encoded from that source at the image's commit cc6f172 (`healthmon/cmd/main.go`: Go `flag`;
-//! `mev-boost-relay/cmd/main.go`: cobra).
+//! `healthmon`, `mev-boost-relay` and `cl-proxy`, built from builder-playground's own source.
+//! Flag sets encoded from that source at the image's commit cc6f172 (`healthmon/cmd/main.go`:
+//! Go `flag`; `mev-boost-relay/cmd/main.go`, `cl-proxy/cmd/main.go`: cobra).
 
 use crate::cli::{self, Failure, Positionals, Spec, Style};
-use crate::contract::{Api, Check, Plan};
+use crate::contract::{Api, Check, Plan, Upstream};
 use crate::files::Files;
+use crate::http;
 
 const HEALTHMON: &[&str] = &["chain= url= service.addr= blocktime="];
+const CL_PROXY: &[&str] = &["h/help primary-builder= secondary-builder= port="];
 const RELAY: &[&str] = &["h/help api-listen-addr= api-listen-port= beacon-client-addr= validation-server-addr="];
 
 /// `healthmon --chain beacon|execution --url URL [--service.addr ADDR] [--blocktime N]`: watches
@@ -75,4 +77,96 @@ pub fn mev_boost_relay(args: &[String], warn: bool) -> Result<Plan, Failure> {
         None => plan.apis.push((5555, Api::Relay)),
     }
     Ok(plan)
+}
+
+/// `cl-proxy --primary-builder URL --secondary-builder URL --port N` (`--secondary-el`): the
+/// beacon node's engine API endpoint, which passes every call to the primary EL with the
+/// caller's own JWT (it has none of its own) and copies it to the secondary. The primary must
+/// answer (its engine API then judges the beacon node's JWT, through the proxy); the secondary
+/// (often `http://host.docker.internal:…`) is optional, as cl-proxy only logs its errors.
+pub fn cl_proxy(args: &[String], warn: bool) -> Result<Plan, Failure> {
+    let client = "cl-proxy";
+    let parsed =
+        cli::parse(Style::Cobra, "cl-proxy", "clproxy", &Spec::new(CL_PROXY), args, Positionals::Interspersed)?;
+    let port = match parsed.value("port") {
+        None => 5656,
+        Some(p) => p.parse::<u16>().map_err(|_| {
+            Failure::new(
+                1,
+                format!(
+                    "Error: invalid argument \"{p}\" for \"--port\" flag: strconv.ParseInt: parsing \"{p}\": invalid syntax"
+                ),
+            )
+        })?,
+    };
+    // Go's http.NewRequest: a URL without a scheme fails every request.
+    let url = |flag: &str, v: &str| {
+        http::parse_url(v).map_err(|e| Failure::new(1, format!("bp-standin: {client}: --{flag} {v}: {e}")))
+    };
+    let primary = parsed.value("primary-builder").unwrap_or("http://localhost:8551").to_string();
+    let secondary = parsed.value("secondary-builder").filter(|v| !v.is_empty()).map(str::to_string);
+    let mut plan = Plan::new(client, "cl-proxy", &parsed, Files::new(client, warn), true);
+    plan.flag_args = vec![format!("--port={port}")];
+    plan.apis.push((port, Api::PassThrough));
+    let upstream = |flag: &str, v: &str| -> Result<Upstream, Failure> {
+        Ok(Upstream {
+            flag: format!("--{flag}"),
+            jwt_flag: "the caller's JWT".into(),
+            url: url(flag, v)?,
+            secret: None,
+        })
+    };
+    plan.node.upstream = Some(upstream("primary-builder", &primary)?);
+    plan.peer("primary-builder", &primary, Check::Tcp, false)?;
+    if let Some(second) = &secondary {
+        plan.node.secondary = Some(upstream("secondary-builder", second)?);
+        plan.optional_peer(
+            "secondary-builder",
+            second,
+            Check::Tcp,
+            "cl-proxy runs without it: it logs each call it could not copy there",
+        )?;
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn cl_proxy_passes_calls_on_to_its_primary_and_copies_them_to_its_secondary() {
+        // c473a6a's `--secondary-el 8552`.
+        let a = [
+            "--primary-builder",
+            "http://localhost:8551",
+            "--secondary-builder",
+            "http://localhost:8552",
+            "--port",
+            "5656",
+        ];
+        let p = cl_proxy(&args(&a), false).unwrap();
+        assert_eq!(p.apis, [(5656, Api::PassThrough)]);
+        assert_eq!(p.flag_args, ["--port=5656"]);
+        let up = p.node.upstream.as_ref().unwrap();
+        assert_eq!((up.url.to_string(), up.secret), ("http://localhost:8551/".to_string(), None));
+        assert_eq!(p.node.secondary.as_ref().unwrap().url.to_string(), "http://localhost:8552/");
+        let peers: Vec<(String, bool)> = p.peers.iter().map(|p| (p.flag.clone(), p.optional.is_some())).collect();
+        assert_eq!(peers, [("--primary-builder".to_string(), false), ("--secondary-builder".to_string(), true)]);
+
+        let p = cl_proxy(&args(&["--secondary-builder", ""]), false).unwrap();
+        assert_eq!(p.apis, [(5656, Api::PassThrough)]);
+        assert_eq!(p.peers.len(), 1);
+        let e = cl_proxy(&args(&["--port", "x"]), false).err().unwrap();
+        assert_eq!(e.code, 1);
+        assert!(e.message.starts_with("Error: invalid argument \"x\" for \"--port\" flag"), "{}", e.message);
+        let e = cl_proxy(&args(&["--primary", "x"]), false).err().unwrap();
+        assert!(e.message.starts_with("Error: unknown flag: --primary"), "{}", e.message);
+        let e = cl_proxy(&args(&["--primary-builder", "localhost:8551"]), false).err().unwrap();
+        assert!(e.message.contains("is not an http:// URL"), "{}", e.message);
+    }
 }

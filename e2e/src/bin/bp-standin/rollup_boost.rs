@@ -181,7 +181,7 @@ fn run(parsed: &Parsed, warn: bool, env: &dyn Fn(&str) -> Option<String>) -> Res
             flag: "--l2-url".into(),
             jwt_flag: jwt_flag.clone(),
             url: http::parse_url(&l2_url).map_err(|e| Failure::new(1, format!("Error: {e}")))?,
-            secret: *secret,
+            secret: Some(*secret),
         });
         plan.peer(
             "l2-url",
