@@ -941,8 +941,9 @@ pub const STANDIN_CONFIGS: &[(&str, StandinConfig)] = &[
     // /app/rbuilder, ENTRYPOINT ["/app/rbuilder"] (the stand-in takes `rbuilder node …` as
     // op-rbuilder).
     ("ghcr.io/flashbots/op-rbuilder", StandinConfig::entrypoint(&["/app/rbuilder"])),
+    // contender v0.7.2's Dockerfile: ENTRYPOINT ["contender"], CMD ["--help"] (on its PATH).
+    ("docker.io/flashbots/contender", StandinConfig { cmd: &["--help"], ..StandinConfig::entrypoint(&["contender"]) }),
     // Unverified: each image's program under its own name in /usr/local/bin.
-    ("docker.io/flashbots/contender", StandinConfig::entrypoint(&["contender"])),
     ("ghcr.io/flashbots/bproxy", StandinConfig::entrypoint(&["/usr/local/bin/bproxy"])),
     ("docker.io/flashbots/flashblocks-rpc", StandinConfig::entrypoint(&["/usr/local/bin/flashblocks-rpc"])),
     ("docker.io/mikawamp/websocket-rpc", StandinConfig::entrypoint(&["/usr/local/bin/websocket-rpc"])),

@@ -461,6 +461,7 @@ fn every_standin_image_starts_its_real_program() {
         // op-rbuilder's Dockerfile copies its binary to /app/rbuilder.
         ("ghcr.io/flashbots/op-rbuilder:v0.2.13", &["/app/rbuilder"], &[]),
         ("docker.io/flashbots/mev-boost:latest", &["/app/mev-boost"], &[]),
+        ("docker.io/flashbots/contender:0.7.2", &["contender"], &["--help"]),
     ];
     for (name, entrypoint, cmd) in want {
         let c = standin_config(name).unwrap();

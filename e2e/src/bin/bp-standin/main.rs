@@ -14,7 +14,7 @@
 //!   - for a client with a contract (`reth node`, `reth p2p bootnode`, `lighthouse bn|vc`,
 //!     `healthmon`, `mev-boost-relay`, `geth [init]`, `op-node`, `op-batcher`, and the optional
 //!     components `cl-proxy`, `rollup-boost`, `op-reth node`, `op-rbuilder node` (its image runs it as
-//!     `rbuilder node`) and `mev-boost`):
+//!     `rbuilder node`), `mev-boost` and `contender spam`):
 //!     1. parses its command line against the flags the real client accepts, refusing the
 //!        others with that client's parser's message and exit code ([`cli`]);
 //!     2. checks every file a flag names ([`files`]): genesis, testnet directory, JWT secret,
@@ -49,6 +49,7 @@
 
 mod buildernet;
 mod cli;
+mod contender;
 mod contract;
 mod files;
 mod http;
@@ -161,6 +162,7 @@ fn contract_plan(program: &str, args: &[String], warn: bool) -> Option<Result<Pl
         "op-batcher" => Some(optimism::op_batcher(args, warn)),
         "rollup-boost" => rollup_boost::plan(args, warn),
         "mev-boost" => Some(mev_boost::plan(args, warn)),
+        "contender" => contender::plan(args, warn),
         _ => None,
     }
 }
@@ -414,6 +416,8 @@ mod tests {
         // op-rbuilder's image runs it as /app/rbuilder; rbuilder's own commands stay generic.
         assert_eq!(plan("rbuilder", &["node", "--flashblocks.enabled"]), Some(Ok("op-rbuilder node".into())));
         assert_eq!(plan("rbuilder", &["run", "/data/rbuilder-config.toml"]), None);
+        assert_eq!(plan("contender", &["spam", "--forever"]), Some(Ok("contender spam".into())));
+        assert_eq!(plan("cl-proxy", &["--port", "5656"]), Some(Ok("cl-proxy".into())));
         let relay = format!("http://0x{}@localhost:5555", "a1".repeat(48));
         assert_eq!(plan("mev-boost", &["-addr", "0.0.0.0:18550", "-relay", &relay]), Some(Ok("mev-boost".into())));
         let rb = plan("rollup-boost", &["--l2-jwt-token", &"ab".repeat(32), "--builder-jwt-token", &"ab".repeat(32)]);
