@@ -35,6 +35,8 @@ const CHART: &str = "charts/builder-playground-operator";
 const IMAGE: &str = "ghcr.io/flashbots/builder-playground-operator";
 const CRD_NAME: &str = "builderplaygrounds.playground.flashbots.io";
 const CRD_FILE: &str = "builderplaygrounds.playground.flashbots.io.yaml";
+/// The webhook of the chart's ValidatingWebhookConfiguration.
+const WEBHOOK: &str = "validate.playground.flashbots.io";
 
 /// The README's install section, in order: the test runs exactly these lines (the comments of
 /// the README's block are not commands), with nothing added.
@@ -113,6 +115,13 @@ fn kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
 fn one<'a>(docs: &'a [Value], k: &str) -> &'a Value {
     let found = kind(docs, k);
     assert_eq!(found.len(), 1, "expected one {k}, rendered {}", found.len());
+    found[0]
+}
+
+/// The one `k` named `name`.
+fn named<'a>(docs: &'a [Value], k: &str, name: &str) -> &'a Value {
+    let found: Vec<&Value> = kind(docs, k).into_iter().filter(|d| d["metadata"]["name"] == name).collect();
+    assert_eq!(found.len(), 1, "expected one {k} {name}, rendered {}", found.len());
     found[0]
 }
 
@@ -264,15 +273,22 @@ async fn the_chart_renders_what_the_operator_needs() {
         sorted,
         [
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "ClusterRoleBinding",
             "CustomResourceDefinition",
             "Deployment",
             "Role",
+            "Role",
             "RoleBinding",
+            "RoleBinding",
+            "Secret",
+            "Service",
             "Service",
             "ServiceAccount",
             "ValidatingAdmissionPolicy",
-            "ValidatingAdmissionPolicyBinding"
+            "ValidatingAdmissionPolicyBinding",
+            "ValidatingWebhookConfiguration"
         ]
     );
 
@@ -332,7 +348,13 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert_eq!(env_of(c, "POD_NAMESPACE").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
     assert!(c["args"].as_array().unwrap().contains(&json!("--leader-elect")));
     assert!(env_of(c, "BP_WATCH_NAMESPACE").is_none());
-    assert_eq!(c["ports"], json!([{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}]));
+    assert_eq!(
+        c["ports"],
+        json!([
+            {"name": "metrics", "containerPort": 8080, "protocol": "TCP"},
+            {"name": "webhook", "containerPort": 9443, "protocol": "TCP"}
+        ])
+    );
     assert_eq!(c["livenessProbe"]["httpGet"], json!({"path": "/healthz", "port": "metrics"}));
     assert_eq!(c["readinessProbe"]["httpGet"], json!({"path": "/readyz", "port": "metrics"}));
     let sc = &c["securityContext"];
@@ -345,7 +367,7 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert!(c["resources"]["requests"]["memory"].is_string() && c["resources"]["limits"]["memory"].is_string());
 
     // The metrics Service selects the operator's Pod and names its metrics port.
-    let svc = one(&docs, "Service");
+    let svc = named(&docs, "Service", &format!("{RELEASE}-metrics"));
     let pod_labels = deploy["spec"]["template"]["metadata"]["labels"].as_object().unwrap();
     for (k, v) in svc["spec"]["selector"].as_object().unwrap() {
         assert_eq!(pod_labels.get(k), Some(v), "Service selector {k} matches the Pod");
@@ -353,8 +375,8 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], "metrics");
 
     // RBAC: bound to the operator's ServiceAccount; nothing broad.
-    let role = one(&docs, "ClusterRole");
-    let binding = one(&docs, "ClusterRoleBinding");
+    let role = named(&docs, "ClusterRole", RELEASE);
+    let binding = named(&docs, "ClusterRoleBinding", RELEASE);
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
     assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]));
     let rules = role["rules"].as_array().unwrap();
@@ -369,7 +391,7 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert_grants_needs("ClusterRole", rules);
     // Leader election: one Lease in the release namespace, created once, then read and
     // renewed by name only.
-    let lease_role = one(&docs, "Role");
+    let lease_role = named(&docs, "Role", &format!("{RELEASE}-leader-election"));
     assert_eq!(lease_role["metadata"]["namespace"], NAMESPACE);
     assert_eq!(
         lease_role["rules"],
@@ -379,9 +401,22 @@ async fn the_chart_renders_what_the_operator_needs() {
              "resourceNames": ["builder-playground-operator"], "verbs": ["get", "patch"]}
         ])
     );
-    let lease_binding = one(&docs, "RoleBinding");
+    let lease_binding = named(&docs, "RoleBinding", &format!("{RELEASE}-leader-election"));
     assert_eq!(lease_binding["roleRef"]["name"], lease_role["metadata"]["name"]);
     assert_eq!(lease_binding["subjects"], binding["subjects"]);
+    assert_webhook(&docs, c);
+    // Ignore unless told otherwise; off, nothing of it.
+    let fail = render(&["--set", "webhook.failurePolicy=Fail", "--set", "webhook.timeoutSeconds=10"]).await;
+    let hook = &one(&fail, "ValidatingWebhookConfiguration")["webhooks"][0];
+    assert_eq!((&hook["failurePolicy"], &hook["timeoutSeconds"]), (&json!("Fail"), &json!(10)));
+    let off = render(&["--set", "webhook.enabled=false"]).await;
+    assert!(kind(&off, "ValidatingWebhookConfiguration").is_empty() && kind(&off, "Secret").is_empty());
+    assert!(off.iter().all(|d| !d["metadata"]["name"].as_str().unwrap_or_default().ends_with("-webhook")));
+    let c_off = &one(&off, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert!(env_of(c_off, "BP_WEBHOOK_ADDR").is_none());
+    assert!(!c_off["args"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().starts_with("--webhook")));
+    assert_eq!(c_off["ports"].as_array().unwrap().len(), 1);
+
     // Without it: Recreate, so that two replicas never reconcile at once, and no Lease Role.
     let single = render(&["--set", "leaderElection.enabled=false"]).await;
     let deploy_single = one(&single, "Deployment");
@@ -392,7 +427,7 @@ async fn the_chart_renders_what_the_operator_needs() {
             .unwrap()
             .contains(&json!("--leader-elect"))
     );
-    assert!(kind(&single, "Role").is_empty());
+    assert!(kind(&single, "Role").iter().all(|r| r["metadata"]["name"] != format!("{RELEASE}-leader-election")));
     assert_eq!(one(&render(&["--set", "replicaCount=2"]).await, "Deployment")["spec"]["replicas"], 2);
 
     // Options: watch one namespace, a ServiceMonitor with the labels a Prometheus selects,
@@ -409,7 +444,13 @@ async fn the_chart_renders_what_the_operator_needs() {
         &format!("image.digest={digest}"),
     ])
     .await;
-    assert!(kind(&docs, "ClusterRole").is_empty() && kind(&docs, "ClusterRoleBinding").is_empty());
+    // Only the webhook's: its configuration is cluster-scoped.
+    let cluster_wide = |k: &str| kind(&docs, k).iter().map(|d| d["metadata"]["name"].clone()).collect::<Vec<_>>();
+    let webhook_rbac = json!([format!("{RELEASE}-webhook")]);
+    assert_eq!(
+        (json!(cluster_wide("ClusterRole")), json!(cluster_wide("ClusterRoleBinding"))),
+        (webhook_rbac.clone(), webhook_rbac)
+    );
     let in_devnets = |k: &str| {
         let found: Vec<&Value> =
             kind(&docs, k).into_iter().filter(|d| d["metadata"]["namespace"] == "devnets").collect();
@@ -432,7 +473,12 @@ async fn the_chart_renders_what_the_operator_needs() {
         json!({"kubernetes.io/metadata.name": "devnets"}),
         "the policy binds where the operator watches"
     );
-    let svc = one(&docs, "Service");
+    assert_eq!(
+        one(&docs, "ValidatingWebhookConfiguration")["webhooks"][0]["namespaceSelector"],
+        json!({"matchLabels": {"kubernetes.io/metadata.name": "devnets"}}),
+        "the webhook sees only the namespace the operator watches"
+    );
+    let svc = named(&docs, "Service", &format!("{RELEASE}-metrics"));
     for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
         assert_eq!(svc["metadata"]["labels"].get(k), Some(v), "ServiceMonitor selector {k} matches the Service");
     }
@@ -443,6 +489,73 @@ async fn the_chart_renders_what_the_operator_needs() {
     assert!(kind(&render(&["--set", "crds.install=false"]).await, "CustomResourceDefinition").is_empty());
     let unkept = render(&["--set", "crds.keep=false"]).await;
     assert!(one(&unkept, "CustomResourceDefinition")["metadata"].get("annotations").is_none());
+}
+
+/// The webhook as rendered by default: its Service, configuration, Secret, the operator's flags
+/// for it, and RBAC for exactly what its certificate handling does.
+fn assert_webhook(docs: &[Value], container: &Value) {
+    let service = named(docs, "Service", &format!("{RELEASE}-webhook"));
+    assert_eq!(
+        service["spec"]["ports"],
+        json!([{"name": "https", "port": 443, "targetPort": "webhook", "protocol": "TCP"}])
+    );
+    let deploy = one(docs, "Deployment");
+    let pod_labels = deploy["spec"]["template"]["metadata"]["labels"].as_object().unwrap();
+    for (k, v) in service["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(pod_labels.get(k), Some(v), "webhook Service selector {k} matches the Pod");
+    }
+    let config = one(docs, "ValidatingWebhookConfiguration");
+    assert_eq!(config["metadata"]["name"], RELEASE);
+    assert_eq!(
+        config["webhooks"],
+        json!([{
+            "name": WEBHOOK,
+            "clientConfig": {"service": {"name": format!("{RELEASE}-webhook"), "namespace": NAMESPACE,
+                                         "path": "/validate-builderplayground", "port": 443}},
+            "rules": [{"apiGroups": ["playground.flashbots.io"], "apiVersions": ["*"],
+                       "operations": ["CREATE", "UPDATE"], "resources": ["builderplaygrounds"], "scope": "Namespaced"}],
+            "matchPolicy": "Equivalent",
+            "failurePolicy": "Ignore",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 5
+        }]),
+        "no caBundle (the operator's), every namespace"
+    );
+    let secret = named(docs, "Secret", &format!("{RELEASE}-webhook-tls"));
+    assert!(secret.get("data").is_none() && secret.get("stringData").is_none(), "the operator fills it");
+    let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    for flag in [
+        format!("--webhook-tls-secret={NAMESPACE}/{RELEASE}-webhook-tls"),
+        format!("--webhook-config={RELEASE}"),
+        format!("--webhook-service={RELEASE}-webhook"),
+    ] {
+        assert!(args.contains(&flag.as_str()), "{flag} in {args:?}");
+    }
+    assert_eq!(env_of(container, "BP_WEBHOOK_ADDR").unwrap()["value"], "0.0.0.0:9443");
+    let role = named(docs, "Role", &format!("{RELEASE}-webhook"));
+    assert_eq!(role["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(
+        role["rules"],
+        json!([
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [format!("{RELEASE}-webhook-tls")],
+             "verbs": ["get", "update"]}
+        ])
+    );
+    assert_eq!(
+        named(docs, "ClusterRole", &format!("{RELEASE}-webhook"))["rules"],
+        json!([{"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations"],
+                "resourceNames": [RELEASE], "verbs": ["get", "patch"]}])
+    );
+    for (k, r) in [("RoleBinding", "Role"), ("ClusterRoleBinding", "ClusterRole")] {
+        let binding = named(docs, k, &format!("{RELEASE}-webhook"));
+        assert_eq!(
+            binding["roleRef"],
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": r, "name": format!("{RELEASE}-webhook")})
+        );
+        assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]));
+    }
 }
 
 // --- The end-to-end test ---------------------------------------------------------------------
@@ -534,6 +647,19 @@ async fn single_ready_operator(client: &kube::Client) -> Option<Pod> {
 
 /// Would the API server let `user` do `verb` on `resource` (in `namespace`)?
 async fn allowed(client: &kube::Client, user: &str, verb: &str, group: &str, resource: &str, ns: &str) -> bool {
+    allowed_on(client, user, verb, group, resource, ns, None).await
+}
+
+/// The same, on the object `name` (resourceNames rules apply).
+async fn allowed_on(
+    client: &kube::Client,
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    ns: &str,
+    name: Option<&str>,
+) -> bool {
     let (resource, subresource) = resource.split_once('/').map_or((resource, None), |(r, s)| (r, Some(s.to_owned())));
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
@@ -548,6 +674,7 @@ async fn allowed(client: &kube::Client, user: &str, verb: &str, group: &str, res
                 group: Some(group.into()),
                 resource: Some(resource.into()),
                 subresource,
+                name: name.map(str::to_owned),
                 namespace: Some(ns.into()).filter(|n: &String| !n.is_empty()),
                 ..Default::default()
             }),
@@ -629,7 +756,12 @@ async fn lint(d: &Diag<'_>) {
     let set = |v: &str| vec!["--set".to_owned(), v.to_owned()];
     let options = [set("serviceMonitor.enabled=true"), set("watchNamespace=devnets")].concat();
     d.run(&format!("helm lint --strict {CHART}"), &options).await;
-    for (bad, field) in [("logFormat=xml", "logFormat"), ("metrics.prot=9090", "prot"), ("metrics.port=0", "port")] {
+    for (bad, field) in [
+        ("logFormat=xml", "logFormat"),
+        ("metrics.prot=9090", "prot"),
+        ("metrics.port=0", "port"),
+        ("webhook.failurePolicy=Never", "failurePolicy"),
+    ] {
         let out = d.sh.run_with(&format!("helm lint --strict {CHART}"), &set(bad), STEP).await;
         let text = format!("{}{}", out.stdout, out.stderr);
         assert!(!out.ok() && text.contains(field), "values.schema.json must reject {bad}: {text}");
@@ -826,6 +958,28 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
     ] {
         if allowed(&client, &user, verb, group, resource, ns).await {
             wrong.push(format!("can {verb} {resource}"));
+        }
+    }
+    // The webhook's certificate: its one Secret in the release namespace (and create, which
+    // carries no name), its one webhook configuration; nothing else of either kind.
+    let (secret, admission) = (format!("{RELEASE}-webhook-tls"), "admissionregistration.k8s.io");
+    for (verb, group, resource, ns, name, want) in [
+        ("get", "", "secrets", NAMESPACE, Some(secret.as_str()), true),
+        ("update", "", "secrets", NAMESPACE, Some(secret.as_str()), true),
+        ("create", "", "secrets", NAMESPACE, None, true),
+        ("patch", "", "secrets", NAMESPACE, Some(secret.as_str()), false),
+        ("get", "", "secrets", NAMESPACE, Some("another-secret"), false),
+        ("list", "", "secrets", NAMESPACE, None, false),
+        ("get", "", "secrets", "default", Some(secret.as_str()), false),
+        ("get", admission, "validatingwebhookconfigurations", "", Some(RELEASE), true),
+        ("patch", admission, "validatingwebhookconfigurations", "", Some(RELEASE), true),
+        ("update", admission, "validatingwebhookconfigurations", "", Some(RELEASE), false),
+        ("patch", admission, "validatingwebhookconfigurations", "", Some("another-webhook"), false),
+        ("list", admission, "validatingwebhookconfigurations", "", None, false),
+        ("patch", admission, "mutatingwebhookconfigurations", "", Some(RELEASE), false),
+    ] {
+        if allowed_on(&client, &user, verb, group, resource, ns, name).await != want {
+            wrong.push(format!("{} {verb} {resource} {name:?} in {ns:?}", if want { "cannot" } else { "can" }));
         }
     }
     if !wrong.is_empty() {

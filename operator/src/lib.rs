@@ -1,9 +1,11 @@
 //! The BuilderPlayground operator: a controller that turns each `BuilderPlayground` into a
 //! generator Job, a rendered PodSpec and one Pod, and reports every service's readiness.
 //!
-//! Pure parts ([`children`], [`status`]) build objects and compute status without a client;
-//! [`controller`] observes, applies and patches; [`server`] serves metrics and health.
+//! Pure parts ([`children`], [`status`], [`check`]) build objects, compute status and check
+//! specs without a client; [`controller`] observes, applies and patches; [`server`] serves
+//! metrics and health; [`webhook`] refuses invalid playgrounds at apply.
 
+pub mod check;
 pub mod children;
 pub mod controller;
 pub mod error;
@@ -13,3 +15,4 @@ pub mod run;
 pub mod security;
 pub mod server;
 pub mod status;
+pub mod webhook;

@@ -1,8 +1,10 @@
-//! Starting the operator: client, metrics and health server, controller; stopping it
-//! gracefully when `shutdown` resolves.
+//! Starting the operator: client, metrics and health server, admission webhook, controller;
+//! stopping it gracefully when `shutdown` resolves.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::reflector;
 use tokio::sync::watch;
@@ -13,6 +15,9 @@ use crate::controller::{self, Context};
 use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, ServerState};
+use crate::webhook::certs::{self, ManagedCerts};
+use crate::webhook::tls::{self, ServingCert};
+use crate::webhook::{self, Admission};
 
 /// What the operator is told at start.
 #[derive(Clone)]
@@ -31,7 +36,27 @@ pub struct Settings {
     pub kube_config: Option<kube::Config>,
     /// Reconcile only while holding this Lease (several replicas); `None`: always.
     pub leader_election: Option<LeaderElection>,
+    /// Serve the validating admission webhook; `None`: no webhook.
+    pub webhook: Option<WebhookSettings>,
 }
+
+/// Where the admission webhook listens (HTTPS) and its certificate comes from.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub addr: SocketAddr,
+    pub certs: WebhookCerts,
+}
+
+#[derive(Clone, Debug)]
+pub enum WebhookCerts {
+    /// tls.crt and tls.key in this directory, read again when they change.
+    Dir(PathBuf),
+    /// Made, stored, published and renewed by the operator.
+    Managed(ManagedCerts),
+}
+
+/// How often a certificate directory is read again.
+const CERT_DIR_CHECK: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown` resolves, then lets in-flight reconciliations finish.
 pub async fn run(
@@ -62,6 +87,11 @@ pub async fn run(
     };
     let server = tokio::spawn(server::serve(listener, state.clone(), stopped(stop_rx.clone())));
     info!(addr = %settings.metrics_addr, "serving /metrics, /healthz, /readyz");
+
+    if let Some(webhook) = &settings.webhook {
+        let admission = Admission { native_sidecars, allowed_host_paths: settings.allowed_host_paths.clone() };
+        start_webhook(webhook, admission, &client, &stop_rx).await?;
+    }
 
     tokio::spawn(async move {
         shutdown.await;
@@ -125,6 +155,49 @@ pub async fn run(
         return Err("lost the leader Lease: exiting so that this replica restarts as a follower".into());
     }
     finish(server, settings.metrics_addr).await
+}
+
+/// Binds the webhook's port, starts keeping its certificate and serves it over TLS, every
+/// replica alike (it needs no leadership).
+async fn start_webhook(
+    webhook: &WebhookSettings,
+    admission: Admission,
+    client: &kube::Client,
+    stop_rx: &watch::Receiver<bool>,
+) -> Result<(), String> {
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let listener = tokio::net::TcpListener::bind(webhook.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {} for the webhook: {e}", webhook.addr))?;
+    let serving = Arc::new(ServingCert::default());
+    match &webhook.certs {
+        WebhookCerts::Dir(dir) => {
+            let loaded = certs::load_dir(dir, &serving)?;
+            tokio::spawn(certs::watch_dir(
+                dir.clone(),
+                serving.clone(),
+                CERT_DIR_CHECK,
+                loaded,
+                stopped(stop_rx.clone()),
+            ));
+        }
+        WebhookCerts::Managed(managed) => {
+            tokio::spawn(certs::keep_fresh(client.clone(), managed.clone(), serving.clone(), stopped(stop_rx.clone())));
+        }
+    }
+    let config = tls::server_config(serving)?;
+    let router = webhook::router(Arc::new(admission));
+    let addr = webhook.addr;
+    let stop = stopped(stop_rx.clone());
+    tokio::spawn(async move {
+        if let Err(e) = tls::serve(listener, router, config, stop).await {
+            tracing::error!(%addr, error = %e, "the webhook server stopped");
+        }
+    });
+    info!(%addr, path = webhook::PATH, "serving the admission webhook (HTTPS)");
+    Ok(())
 }
 
 /// Waits for the metrics server to stop.

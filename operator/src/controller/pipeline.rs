@@ -10,8 +10,7 @@ use bp_generator::cluster::{
     FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name,
     read_rendered, short_hash,
 };
-use bp_generator::validate::{host_path_allowed, validate};
-use bp_generator::{BuilderPlayground, RenderOptions, Rendered, SpecErrors, render};
+use bp_generator::{BuilderPlayground, Rendered};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
@@ -25,6 +24,7 @@ use tracing::{info, warn};
 
 use super::publish::{Published, now, publish_status, truncate};
 use super::{Context, RESYNC, RefusedService, SHORT_WAIT};
+use crate::check::check_spec;
 use crate::children;
 use crate::error::{Context as _, Error};
 use crate::status::{self, Exposure, Stage};
@@ -45,7 +45,8 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     let generation = pg.metadata.generation;
     let now = now();
 
-    if let Err(message) = check_spec(pg, &ctx.generator) {
+    let config = &ctx.generator;
+    if let Err(message) = check_spec(pg, config.native_sidecars, &config.allowed_host_paths) {
         let status = status::compute(&Stage::Invalid { message }, previous, generation, &now);
         return Ok(after(publish_status(pg, ctx, status).await?, Action::await_change()));
     }
@@ -98,18 +99,6 @@ fn after(published: Published, action: Action) -> Action {
         Published::Done => action,
         Published::Deferred(wait) => Action::requeue(wait),
     }
-}
-
-/// The spec can be rendered (or, when `generate` produces the services, is well-formed), and
-/// its host directory is one the cluster allows.
-fn check_spec(pg: &BuilderPlayground, config: &children::job::GeneratorConfig) -> Result<(), String> {
-    host_path_allowed(&pg.spec, &config.allowed_host_paths).map_err(|e| e.to_string())?;
-    let native_sidecars = config.native_sidecars;
-    if pg.spec.generation().is_some() && pg.spec.services.is_empty() {
-        let errors = validate(&pg.spec);
-        return if errors.is_empty() { Ok(()) } else { Err(SpecErrors(errors).to_string()) };
-    }
-    render(pg, &RenderOptions { native_sidecars, ..RenderOptions::default() }).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The rendered PodSpec of `hash`, if its ConfigMap (as the watch has it) holds it. The
@@ -397,6 +386,7 @@ mod tests {
     use crate::controller::watches::{Stores, Writers};
     use crate::metrics::Metrics;
     use crate::server::ServerState;
+    use bp_generator::{RenderOptions, render};
     use kube::runtime::reflector;
 
     /// A context on a mock API server that answers every request with `answer(method, path,

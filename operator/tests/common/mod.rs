@@ -49,13 +49,71 @@ fn failing_bp_image() -> ImageSpec {
 pub struct Env {
     pub cluster: &'static Cluster,
     pub metrics: SocketAddr,
+    /// The operator's admission webhook, when the test binary asked for it.
+    pub webhook: Option<Webhook>,
 }
+
+/// The operator's webhook in the tests: HTTPS on loopback (the API server runs on this host),
+/// its certificate made by the operator, registered for namespaces labelled
+/// [`WEBHOOK_LABEL`]`=on` by a ValidatingWebhookConfiguration that names its URL.
+pub struct Webhook {
+    pub addr: SocketAddr,
+    /// The ValidatingWebhookConfiguration (its one webhook is [`WEBHOOK_NAME`]).
+    pub config: String,
+    /// Namespace and name of the Secret with the operator's certificate.
+    pub secret: (String, String),
+}
+
+pub const WEBHOOK_LABEL: &str = "bp-webhook-test";
+pub const WEBHOOK_NAME: &str = "validate.playground.flashbots.io";
+pub const WEBHOOK_CONFIG: &str = "bp-operator-e2e";
 
 static ENV: OnceCell<Env> = OnceCell::const_new();
 
 /// The cluster and the operator running against it (started once per test binary).
 pub async fn env() -> &'static Env {
-    ENV.get_or_init(|| async {
+    ENV.get_or_init(|| start(false)).await
+}
+
+/// The same, with the operator's admission webhook serving and registered (the first of
+/// `env` and `env_with_webhook` that a test binary calls decides).
+pub async fn env_with_webhook() -> &'static Env {
+    ENV.get_or_init(|| start(true)).await
+}
+
+/// A ValidatingWebhookConfiguration `name` whose one webhook sends BuilderPlayground creates
+/// and updates in namespaces labelled [`WEBHOOK_LABEL`]`=selector` to `url`.
+pub fn webhook_configuration(
+    name: &str,
+    url: &str,
+    selector: &str,
+    failure_policy: &str,
+) -> k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": WEBHOOK_NAME,
+            "clientConfig": {"url": url},
+            "rules": [{
+                "apiGroups": ["playground.flashbots.io"],
+                "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["builderplaygrounds"],
+                "scope": "Namespaced"
+            }],
+            "namespaceSelector": {"matchLabels": {WEBHOOK_LABEL: selector}},
+            "failurePolicy": failure_policy,
+            "matchPolicy": "Equivalent",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 5
+        }]
+    }))
+    .unwrap()
+}
+
+async fn start(with_webhook: bool) -> Env {
+    {
         let filter = std::env::var("BP_TEST_LOG").unwrap_or_else(|_| "warn,bp_operator=info,kube_client=off".into());
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
@@ -68,7 +126,7 @@ pub async fn env() -> &'static Env {
             .expect("starting the test cluster");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
-        let settings = Settings {
+        let mut settings = Settings {
             metrics_addr: metrics,
             generator_image: OPERATOR_IMAGE.into(),
             namespace: None,
@@ -77,7 +135,9 @@ pub async fn env() -> &'static Env {
             allowed_host_paths: vec![bp_generator::podspec::DEFAULT_STORAGE_PATH.into()],
             kube_config: Some(cluster.config()),
             leader_election: None,
+            webhook: None,
         };
+        let webhook = if with_webhook { Some(register_webhook(cluster, &mut settings).await) } else { None };
         // Its own thread and runtime: tests come and go, the operator stays for the binary.
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -92,9 +152,35 @@ pub async fn env() -> &'static Env {
             |r| r.as_ref().ok().filter(|(code, _)| *code == 200).map(|_| ()),
         )
         .await;
-        Env { cluster, metrics }
-    })
-    .await
+        Env { cluster, metrics, webhook }
+    }
+}
+
+/// Sets the operator up to serve its webhook on a free loopback port, with its certificate in
+/// a Secret of `default`, and registers it (failurePolicy Fail: a test passes only through
+/// the webhook's own answer).
+async fn register_webhook(cluster: &Cluster, settings: &mut Settings) -> Webhook {
+    use bp_operator::run::{WebhookCerts, WebhookSettings};
+    use bp_operator::webhook::certs::{self, ManagedCerts};
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let secret = ("default".to_owned(), format!("bp-webhook-tls-{port}"));
+    let config = format!("{WEBHOOK_CONFIG}-{port}");
+    let url = format!("https://{addr}{}", bp_operator::webhook::PATH);
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(cluster.client().unwrap());
+    api.create(&Default::default(), &webhook_configuration(&config, &url, "on", "Fail")).await.unwrap();
+    settings.webhook = Some(WebhookSettings {
+        addr,
+        certs: WebhookCerts::Managed(ManagedCerts {
+            namespace: secret.0.clone(),
+            secret: secret.1.clone(),
+            webhook_config: Some(config.clone()),
+            names: certs::subject_alt_names(None, &secret.0, &["127.0.0.1".into()]),
+            check_every: certs::CHECK_EVERY,
+        }),
+    });
+    Webhook { addr, config, secret }
 }
 
 pub async fn client() -> kube::Client {
