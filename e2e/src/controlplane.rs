@@ -192,6 +192,10 @@ async fn try_start(opts: &Options) -> Result<ControlPlane> {
             // The Node authorizer and NodeRestriction hold the kubelet to its own node and Pods.
             "--authorization-mode=Node,RBAC".into(),
             "--enable-admission-plugins=NodeRestriction".into(),
+            // Webhooks (and aggregated APIs) are called at their Service's endpoints: the API
+            // server runs on the host, which routes to Pod IPs but not to ClusterIPs (only
+            // kube-proxy in the node's namespace serves those).
+            "--enable-aggregator-routing=true".into(),
             // logs, exec and port-forward: authenticated both ways.
             format!("--kubelet-client-certificate={}", s(&pki.kubelet_client_cert)),
             format!("--kubelet-client-key={}", s(&pki.kubelet_client_key)),
