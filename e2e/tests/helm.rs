@@ -1063,6 +1063,48 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
         d.fail(format!("a playground under the allowed root was refused: {e}")).await;
     }
 
+    // The operator's webhook (the API server calling the operator Pod through its Service, over
+    // the TLS the operator set up itself) refuses a template naming a missing service, with
+    // the line `bp-generator render` prints for it; the example still applies.
+    let mut broken = l1.clone();
+    broken.metadata = kube::api::ObjectMeta { name: Some("broken".into()), ..Default::default() };
+    broken.data.as_object_mut().unwrap().remove("status");
+    broken.data["spec"]["services"][0]["args"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("{{Service \"nope\" \"http\" \"http\" \"\"}}"));
+    let file = scratch.path().join("broken.yaml");
+    std::fs::write(&file, serde_yaml_ng::to_string(&broken).unwrap()).unwrap();
+    let cli =
+        std::process::Command::new(target.join("bp-generator")).arg("render").arg("-f").arg(&file).output().unwrap();
+    let cli = String::from_utf8_lossy(&cli.stderr).trim_end().to_owned();
+    let line =
+        cli.strip_prefix(&format!("bp-generator: {}: ", file.display())).unwrap_or_else(|| panic!("{cli}")).to_owned();
+    let refusal = format!("admission webhook \"{WEBHOOK}\" denied the request: {line}");
+    // failurePolicy Ignore lets it through until the operator has made its certificate and the
+    // Service has the Pod's endpoint: ask with dry runs (nothing stored) until it answers.
+    let t = Instant::now();
+    d.wait("the webhook refusing a broken playground", STEP, async || {
+        match playgrounds.create(&dry_run, &broken).await {
+            Err(kube::Error::Api(status)) if status.message.contains(WEBHOOK) => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+    match playgrounds.create(&Default::default(), &broken).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.message, refusal),
+        other => d.fail(format!("a playground naming a missing service was not refused: {other:?}")).await,
+    }
+    let webhooks: Api<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration> =
+        Api::all(client.clone());
+    let ca = webhooks.get(RELEASE).await.unwrap().webhooks.unwrap()[0].client_config.ca_bundle.clone();
+    let tls: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let stored = tls.get(&format!("{RELEASE}-webhook-tls")).await.unwrap().data.unwrap_or_default();
+    assert_eq!(ca.as_ref(), stored.get("ca.crt"), "the caBundle is the operator's CA");
+    assert!(stored.contains_key("tls.crt") && stored.contains_key("tls.key"));
+    d.run(INSTALL[3], &[]).await;
+    eprintln!("helm-e2e: the webhook refused a broken playground ({:.1}s to answer) at {:.1}s", secs(t), secs(started));
+
     // 4. A Prometheus server scrapes the operator through its metrics Service.
     let page = prom::http_get(metrics_addr, "/metrics").await.unwrap().1;
     let mut promtool = std::process::Command::new(&sh.tools.promtool)
