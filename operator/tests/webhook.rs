@@ -7,6 +7,7 @@
 //! it expires.
 
 mod common;
+mod invalid;
 
 use std::time::{Duration, SystemTime};
 
@@ -228,5 +229,53 @@ fn the_webhooks_line_is_the_clis() {
         let prefix = format!("bp-generator: {}: ", file.display());
         let cli = stderr.trim_end_matches('\n').strip_prefix(&prefix).unwrap_or_else(|| panic!("{what}: {stderr}"));
         assert_eq!(cli, status_line(&pg), "{what}");
+    }
+}
+
+/// The whole catalog of invalid playgrounds (`invalid/mod.rs`) with the webhook on: every case
+/// is refused at create. What the CRD refuses keeps its message; what only rendering finds is
+/// refused by the webhook with the line the status would carry; nothing is created.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_case_of_the_catalog_is_refused_at_apply() {
+    use kube::api::DynamicObject;
+    use kube::core::{ApiResource, GroupVersionKind};
+    env_with_webhook().await;
+    let client = client().await;
+    let ns = namespace("catalog", "on").await;
+    webhook_answers(&ns).await;
+    let gvk = GroupVersionKind::gvk("playground.flashbots.io", "v1alpha1", "BuilderPlayground");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &ApiResource::from_gvk_with_plural(&gvk, "builderplaygrounds"));
+    let mut wrong = Vec::new();
+    let (mut by_crd, mut by_webhook) = (0, 0);
+    for case in invalid::cases() {
+        let object: DynamicObject = serde_json::from_value(invalid::playground(&case, case.name)).unwrap();
+        match (case.api, api.create(&PostParams::default(), &object).await) {
+            (invalid::Api::Refused(want), Err(kube::Error::Api(status))) if status.message.contains(want) => {
+                by_crd += 1
+            }
+            (invalid::Api::Status(want), Err(kube::Error::Api(status)))
+                if status
+                    .message
+                    .starts_with(&format!("admission webhook \"{WEBHOOK_NAME}\" denied the request: "))
+                    && status.message.contains(want) =>
+            {
+                by_webhook += 1
+            }
+            (expected, got) => wrong.push(format!("{}: want {expected:?}, got {got:?}", case.name)),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let left = api.list(&Default::default()).await.unwrap().items;
+    assert!(left.is_empty(), "nothing was created: {:?}", left.iter().map(|o| &o.metadata.name).collect::<Vec<_>>());
+    println!("catalog with the webhook: {by_crd} refused by the CRD, {by_webhook} by the webhook, none created");
+    // The examples still pass.
+    for file in ["examples/l1.yaml", "examples/opstack.yaml", "examples/recipe-l1.yaml"] {
+        let pg = example(file, "ok", &ns);
+        let dry_run = PostParams { dry_run: true, ..Default::default() };
+        let api: Api<BuilderPlayground> = Api::namespaced(client.clone(), &ns);
+        if let Err(e) = api.create(&dry_run, &pg).await {
+            panic!("{file} refused: {e}");
+        }
     }
 }
