@@ -17,6 +17,9 @@ mod schemas;
 #[path = "helm/tools.rs"]
 mod tools;
 
+#[path = "../../operator/tests/invalid/mod.rs"]
+mod invalid;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -1104,6 +1107,27 @@ async fn helm_install_apply_ready_scrape_upgrade_uninstall() {
     assert!(stored.contains_key("tls.crt") && stored.contains_key("tls.key"));
     d.run(INSTALL[3], &[]).await;
     eprintln!("helm-e2e: the webhook refused a broken playground ({:.1}s to answer) at {:.1}s", secs(t), secs(started));
+    // Installed this way, `kubectl apply` refuses every case of the catalog of invalid
+    // playgrounds (operator/tests/invalid): the CRD what needs no rendering, the webhook the rest.
+    let mut wrong = Vec::new();
+    for case in invalid::cases() {
+        let mut object = invalid::playground(&case, &format!("invalid-{}", case.name));
+        object["metadata"]["namespace"] = json!("default");
+        let object: DynamicObject = serde_json::from_value(object).unwrap();
+        let (want, by_webhook) = match case.api {
+            invalid::Api::Refused(want) => (want, false),
+            invalid::Api::Status(want) => (want, true),
+        };
+        match playgrounds.create(&Default::default(), &object).await {
+            Err(kube::Error::Api(status))
+                if status.message.contains(want) && (!by_webhook || status.message.contains(WEBHOOK)) => {}
+            other => wrong.push(format!("{}: want {want:?}, got {other:?}", case.name)),
+        }
+    }
+    if !wrong.is_empty() {
+        d.fail(format!("catalog cases not refused at apply:\n{}", wrong.join("\n"))).await;
+    }
+    eprintln!("helm-e2e: all {} catalog cases refused at apply at {:.1}s", invalid::cases().len(), secs(started));
 
     // 4. A Prometheus server scrapes the operator through its metrics Service.
     let page = prom::http_get(metrics_addr, "/metrics").await.unwrap().1;
