@@ -670,4 +670,26 @@ mod tests {
         assert_eq!(parse_url("http://:80/"), None);
         assert_eq!(parse_url("http://a:99999/"), None);
     }
+
+    #[test]
+    fn a_mount_is_added_once_and_a_path_holds_one_source() {
+        let mount =
+            |name: &str, path: &str| VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() };
+        let mut mounts = vec![mount(ARTIFACTS_VOLUME, ARTIFACTS_DIR)];
+        assert_eq!(push_mount(&mut mounts, mount("jwt", "/data/jwt"), "el", "files[0]"), Ok(()));
+        assert_eq!(
+            push_mount(&mut mounts, mount("jwt", "/data/jwt"), "el", "files[1]"),
+            Ok(()),
+            "the same mount again"
+        );
+        assert_eq!(mounts.len(), 2);
+        let twice = push_mount(&mut mounts, mount("other", "/data/jwt/"), "el", "files[2]").unwrap_err();
+        assert_eq!(twice.to_string(), r#"service "el": files[2]: "/data/jwt" is mounted twice"#);
+        let over = push_mount(&mut mounts, mount("other", "/artifacts/"), "el", "volumes[0]").unwrap_err();
+        assert_eq!(
+            over.to_string(),
+            r#"service "el": volumes[0]: /artifacts is where the artifacts directory is mounted; choose another path"#
+        );
+        assert_eq!(mounts.len(), 2, "refused mounts are not added");
+    }
 }

@@ -327,7 +327,7 @@ fn bad_input_is_one_line_exit_2() {
         ),
         (
             "ephemeral-generate.yaml",
-            mutate("spec:\n", "spec:\n  generate: {image: bp}\n  storage: {type: ephemeral}\n"),
+            mutate("  generate: {}\n", "  generate: {image: bp}\n  storage: {type: ephemeral}\n"),
             vec!["spec.storage.type", "ephemeral"],
         ),
         ("wrong-kind.yaml", mutate("kind: BuilderPlayground", "kind: Pod"), vec!["kind is \"Pod\""]),

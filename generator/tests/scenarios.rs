@@ -629,3 +629,57 @@ spec:
     let disc = r.ports.get("a", "disc").unwrap();
     assert_eq!(disc.protocols, [Protocol::Udp]);
 }
+
+/// A bootnode that runs on the node: `{{Bootnode}}` is its enode at $(BP_HOST_IP), so the
+/// container gets BP_HOST_IP from the downward API.
+#[test]
+fn a_bootnode_on_the_node_is_reached_at_the_host_ip() {
+    let id = "ab".repeat(64);
+    let pg = playground_spec(
+        "boot",
+        &format!(
+            r#"  bootnode: {{service: bootnode, id: "{id}"}}
+  services:
+  - {{name: bootnode, image: reth, useHostExecution: true, ports: [{{name: rpc, port: 30303}}]}}
+  - {{name: el, image: reth, args: ["--bootnodes", "{{{{Bootnode}}}}"]}}
+"#
+        ),
+    );
+    let r = render(&pg, &RenderOptions::default()).unwrap();
+    let el = container(&r, "el");
+    assert_eq!(arg_after(el, "--bootnodes"), format!("enode://{id}@$(BP_HOST_IP):30303"));
+    let names: Vec<&str> = el.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["BP_HOST_IP"], "the host IP comes from the downward API");
+}
+
+/// Ready checks name hosts: `localhost` and the owner's own name mean the owner's ports, another
+/// service's name that service's (which may have moved when two services asked for one number).
+#[test]
+fn ready_checks_follow_the_ports_of_the_service_they_name() {
+    let pg = playground_spec(
+        "checks",
+        r#"  services:
+  - name: a
+    image: i
+    ports: [{name: http, port: 8545}]
+    readyCheck: {test: [CMD, curl, "http://b:8545/", "http://localhost:8545/", "http://a:8545/"]}
+  - name: b
+    image: i
+    ports: [{name: http, port: 8545}]
+    readyCheck: {queryURL: "http://a:8545/"}
+  - name: c
+    image: i
+    ports: [{name: http, port: 8545}]
+    readyCheck: {queryURL: "http://b:8545/health"}
+"#,
+    );
+    let r = render(&pg, &RenderOptions::default()).unwrap();
+    let (a, b, c) = (port(&r, "a", "http"), port(&r, "b", "http"), port(&r, "c", "http"));
+    assert_eq!((a, b, c), (8545, 8546, 8547), "one number each");
+    let exec = container(&r, "a").readiness_probe.clone().unwrap().exec.unwrap().command.unwrap();
+    assert_eq!(exec, ["curl", "http://b:8546/", "http://localhost:8545/", "http://a:8545/"]);
+    let tcp = |name: &str| container(&r, name).readiness_probe.clone().unwrap().tcp_socket.unwrap().port;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    assert_eq!(tcp("b"), IntOrString::Int(8545), "b's check names a: a's port");
+    assert_eq!(tcp("c"), IntOrString::Int(8546), "c's check names b: b's moved port");
+}
