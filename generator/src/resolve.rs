@@ -195,11 +195,11 @@ fn print_addr(protocol: &str, host: &str, port: i32, user: &str) -> String {
 
 /// Joins resolved pieces. Kubernetes expands `$(VAR)` and reduces `$$` to `$` in args and env;
 /// when the result would be touched by that, every `$` of literal text is doubled so the
-/// literal survives exactly, while `$(BP_HOST_IP)` from templates still expands.
+/// literal survives exactly, while `$(BP_HOST_IP)` from templates still expands. (Literal
+/// text without a `$` is the same doubled or not.)
 fn join_escaped(pieces: Vec<(String, bool)>) -> String {
     let joined: String = pieces.iter().map(|(s, _)| s.as_str()).collect();
-    let literal_dollar = pieces.iter().any(|(s, literal)| *literal && s.contains('$'));
-    if !(literal_dollar && (joined.contains("$$") || joined.contains("$("))) {
+    if !(joined.contains("$$") || joined.contains("$(")) {
         return joined;
     }
     pieces.into_iter().map(|(s, literal)| if literal { s.replace('$', "$$") } else { s }).collect()
@@ -239,6 +239,16 @@ pub fn rewrite_endpoints(text: &str, mut map: impl FnMut(&str, i32) -> Option<i3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_are_a_host_a_colon_and_at_most_five_digits() {
+        let next = |_: &str, p: i32| Some(p + 1);
+        assert_eq!(rewrite_endpoints("a:8545 b:1", next), "a:8546 b:2");
+        assert_eq!(rewrite_endpoints("a:123456", next), "a:123456", "six digits are no port");
+        assert_eq!(rewrite_endpoints(":8545 http://:80", next), ":8545 http://:80", "no host, no endpoint");
+        assert_eq!(rewrite_endpoints("a:80x", next), "a:80x", "a name goes on after the digits");
+        assert_eq!(rewrite_endpoints("a:80.", next), "a:81.", "a sentence may end after it");
+    }
 
     #[test]
     fn print_addr_matches_builder_playground() {

@@ -316,6 +316,12 @@ fn push_code(out: &mut String, code: u32, byte_escape: bool) -> Result<(), Strin
 mod tests {
     use super::*;
 
+    #[test]
+    fn errors_say_where() {
+        let e = TemplateError { offset: 7, message: "unclosed action".into() };
+        assert_eq!(e.to_string(), "unclosed action (at byte 7)");
+    }
+
     fn service(s: &str, p: &str, proto: &str, user: Option<&str>) -> Action {
         Action::Service { service: s.into(), port: p.into(), protocol: proto.into(), user: user.map(Into::into) }
     }
