@@ -317,6 +317,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn offsets_count_from_the_start_of_the_input() {
+        let e = parse(r#"{{.Dir}} and {{Nope}}"#).unwrap_err();
+        assert_eq!(e.offset, 13, "the second action starts at byte 13: {e}");
+        let e = parse(r#"ab {{.Dir}}{{.Dir}} {{"#).unwrap_err();
+        assert_eq!(e.offset, 20, "{e}");
+    }
+
+    #[test]
+    fn a_single_brace_does_not_close_an_action() {
+        assert!(parse("{{.Dir}x}}").is_err());
+        assert!(parse("{{Port \"http\" 1 } }}").is_err());
+    }
+
+    #[test]
+    fn a_trimming_close_after_spaces_consumes_them() {
+        let segments = parse("{{.Dir   -}}   tail").unwrap();
+        assert_eq!(segments, vec![Segment::Action(Action::Dir), Segment::Text("tail".into())]);
+        let segments = parse("x {{.Dir -}}  y").unwrap();
+        assert_eq!(segments, vec![Segment::Text("x ".into()), Segment::Action(Action::Dir), Segment::Text("y".into())]);
+    }
+
+    #[test]
+    fn wrong_tokens_are_named_in_errors() {
+        let e = parse("{{Port 8545 8545}}").unwrap_err();
+        assert!(e.message.contains("number 8545"), "{e}");
+        let e = parse("{{Service foo}}").unwrap_err();
+        assert!(e.message.contains("identifier foo"), "{e}");
+        let e = parse(r#"{{"x"}}"#).unwrap_err();
+        assert!(e.message.contains(r#"string "x""#), "{e}");
+        let e = parse("{{.Other}}").unwrap_err();
+        assert!(e.message.contains(".Other"), "{e}");
+    }
+
+    #[test]
     fn errors_say_where() {
         let e = TemplateError { offset: 7, message: "unclosed action".into() };
         assert_eq!(e.to_string(), "unclosed action (at byte 7)");

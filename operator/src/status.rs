@@ -763,4 +763,38 @@ spec:
             format!("exited with code 1: {}", "é".repeat(150))
         );
     }
+
+    #[test]
+    fn a_restarted_service_that_is_not_ready_again_is_failing() {
+        let r = rendered();
+        let terminated = |code: i32| ContainerState {
+            terminated: Some(ContainerStateTerminated { exit_code: code, ..Default::default() }),
+            ..Default::default()
+        };
+        // Running again after two restarts, not ready yet: failing, with the last exit.
+        let mut el = cs("el", false, 2, running());
+        el.last_state = Some(terminated(1));
+        let s = deployed(&r, vec![el, cs("el-healthmon", true, 0, running())], None);
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.reason, "ServicesFailing");
+        assert_eq!(s.service_statuses["el"].message, "readiness probe not passing yet; last exit code 1");
+        // Never restarted: a last state is not news, and starting is not failing.
+        let mut fresh = cs("el", false, 0, running());
+        fresh.last_state = Some(terminated(1));
+        let s = deployed(&r, vec![fresh, cs("el-healthmon", true, 0, running())], None);
+        assert_eq!(s.phase, Some(Phase::Deploying));
+        assert_eq!(s.service_statuses["el"].message, "readiness probe not passing yet");
+    }
+
+    #[test]
+    fn last_words_are_cut_before_a_character_that_would_be_split() {
+        let r = rendered();
+        // Byte 300 falls inside an `é` (one ASCII byte, then two-byte characters).
+        let said = format!("a{}", "é".repeat(200));
+        let t = ContainerStateTerminated { exit_code: 1, message: Some(said), ..Default::default() };
+        let el = cs("el", false, 0, ContainerState { terminated: Some(t), ..Default::default() });
+        let message = &service_statuses(&r, Some(&pod(vec![el])))["el"].message;
+        assert_eq!(message, &format!("exited with code 1: a{}", "é".repeat(149)), "299 bytes");
+    }
 }
