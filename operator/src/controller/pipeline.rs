@@ -81,16 +81,19 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     let settled = status.phase == Some(Phase::Running);
     let replacing = pod.is_none();
     let published = publish_status(pg, ctx, status).await?;
-    Ok(after(published, Action::requeue(if replacing {
-        SHORT_WAIT
-    } else if !exposed {
-        // The Service is retried on its own; the devnet runs meanwhile.
-        Duration::from_secs(10)
-    } else if settled {
-        RESYNC
-    } else {
-        Duration::from_secs(30)
-    })))
+    Ok(after(
+        published,
+        Action::requeue(if replacing {
+            SHORT_WAIT
+        } else if !exposed {
+            // The Service is retried on its own; the devnet runs meanwhile.
+            Duration::from_secs(10)
+        } else if settled {
+            RESYNC
+        } else {
+            Duration::from_secs(30)
+        }),
+    ))
 }
 
 /// The next reconcile: `action`, or sooner when a status change waits to be written.
@@ -381,8 +384,8 @@ mod tests {
 
     use super::*;
     use crate::children::fixture::playground;
-    use crate::controller::STATUS_COALESCE;
     use crate::children::job::GeneratorConfig;
+    use crate::controller::STATUS_COALESCE;
     use crate::controller::watches::{Stores, Writers};
     use crate::metrics::Metrics;
     use crate::server::ServerState;
