@@ -351,6 +351,27 @@ mod tests {
     }
 
     #[test]
+    fn numbers_as_go_reads_them() {
+        assert_eq!(parse_int("0"), Some(0));
+        assert_eq!(parse_int("-0"), Some(0));
+        assert_eq!(parse_int("010"), Some(8), "a leading zero is octal");
+        assert_eq!(parse_int("0x1F"), Some(31));
+        assert_eq!(parse_int("1_000"), Some(1000));
+        assert_eq!(parse_int("09"), None);
+    }
+
+    #[test]
+    fn only_names_start_with_a_letter_or_underscore() {
+        for action in ["{{Port + 1}}", "{{.Dir | printf}}", "{{Port \"http\" 1 @}}"] {
+            let e = parse(action).unwrap_err();
+            assert!(e.message.starts_with("unsupported character"), "{action}: {e}");
+        }
+        // A name may start with `_`: it is read as one (and is no function).
+        let e = parse("{{_x}}").unwrap_err();
+        assert!(!e.message.starts_with("unsupported character"), "{e}");
+    }
+
+    #[test]
     fn errors_say_where() {
         let e = TemplateError { offset: 7, message: "unclosed action".into() };
         assert_eq!(e.to_string(), "unclosed action (at byte 7)");

@@ -526,3 +526,16 @@ fn a_host_binary_with_an_image_runs_as_a_container_with_a_warning() {
     );
     assert!(convert(json!({"services": [{"name": "a", "image": "i"}]})).warnings.is_empty());
 }
+
+#[test]
+fn the_image_reference_carries_a_tag_only_when_there_is_one() {
+    let service = |tag: Option<&str>| bp_generator::api::ServiceSpec {
+        name: "el".into(),
+        image: "ghcr.io/paradigmxyz/reth".into(),
+        tag: tag.map(str::to_owned),
+        ..Default::default()
+    };
+    assert_eq!(service(Some("v1.9.3")).image_ref(), "ghcr.io/paradigmxyz/reth:v1.9.3");
+    assert_eq!(service(Some("")).image_ref(), "ghcr.io/paradigmxyz/reth");
+    assert_eq!(service(None).image_ref(), "ghcr.io/paradigmxyz/reth");
+}
