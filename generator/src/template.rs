@@ -372,6 +372,15 @@ mod tests {
     }
 
     #[test]
+    fn octal_escapes_stop_at_255() {
+        assert_eq!(unquote_interpreted(r#""\101\060""#), Ok(("A0".to_owned(), 10)));
+        assert_eq!(unquote_interpreted(r#""\400""#).unwrap_err(), "octal escape value > 255 in string literal");
+        // 255 passes the octal check (as a byte it is not UTF-8: another error, or none).
+        let at_255 = unquote_interpreted(r#""\377""#);
+        assert_ne!(at_255.err().as_deref(), Some("octal escape value > 255 in string literal"));
+    }
+
+    #[test]
     fn errors_say_where() {
         let e = TemplateError { offset: 7, message: "unclosed action".into() };
         assert_eq!(e.to_string(), "unclosed action (at byte 7)");
