@@ -381,6 +381,17 @@ mod tests {
     }
 
     #[test]
+    fn byte_escapes_are_ascii_only() {
+        let mut out = String::new();
+        assert_eq!(push_code(&mut out, 0x7f, true), Ok(()), "DEL is ASCII");
+        assert_eq!(push_code(&mut out, 0x41, true), Ok(()));
+        assert_eq!(out, "\u{7f}A");
+        assert_eq!(push_code(&mut out, 0x80, true).unwrap_err(), "byte escape \\x80 is not valid UTF-8 on its own");
+        assert_eq!(push_code(&mut out, 0xe9, false), Ok(()), "a \\u escape may be any character");
+        assert_eq!(out, "\u{7f}Aé");
+    }
+
+    #[test]
     fn errors_say_where() {
         let e = TemplateError { offset: 7, message: "unclosed action".into() };
         assert_eq!(e.to_string(), "unclosed action (at byte 7)");
