@@ -549,4 +549,36 @@ mod tests {
         // A root that is not absolute allows nothing.
         assert!(host_path_allowed(&local("/x/y"), &["x".to_owned()]).is_err());
     }
+
+    #[test]
+    fn the_bounds_the_crd_declares_are_the_generators_too() {
+        let services = |n: usize| spec((0..n).map(|i| svc(&format!("s{i}"))).collect());
+        assert!(validate(&services(MAX_SERVICES)).is_empty(), "{MAX_SERVICES} services fit");
+        assert_eq!(
+            messages(&services(MAX_SERVICES + 1)),
+            ["spec.services: 33 services; at most 32 fit in one playground"]
+        );
+        let named = |len: usize| spec(vec![ServiceSpec { use_host_execution: true, ..svc(&"a".repeat(len)) }]);
+        assert!(validate(&named(MAX_NAME)).is_empty(), "63 bytes fit");
+        assert_eq!(
+            messages(&named(MAX_NAME + 1)),
+            [format!("service \"{}\": name: 64 bytes; at most 63", "a".repeat(64))]
+        );
+        let ports = |n: usize| {
+            let ports = (0..n).map(|i| PortSpec { name: format!("p{i}"), port: 1000 + i as i32, ..Default::default() });
+            spec(vec![ServiceSpec { ports: ports.collect(), ..svc("el") }])
+        };
+        assert!(validate(&ports(MAX_PORTS)).is_empty(), "32 ports fit");
+        assert_eq!(messages(&ports(MAX_PORTS + 1)), ["service \"el\": ports: 33 entries; at most 32"]);
+    }
+
+    #[test]
+    fn a_quantity_has_one_decimal_point_at_most() {
+        for ok in ["10Gi", "1.5Gi", "500M", "1e3", "0.5"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["1.2.3Gi", ".", "Gi", "", "ten gigs", "10GB"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
 }
