@@ -335,7 +335,9 @@ fn check_relative(path: &str, field: String, err: &impl Fn(String, String) -> Sp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{DependencySpec, FileMountSpec, GenerateSpec, PortSpec, ReadyCheckSpec, StorageSpec};
+    use crate::api::{
+        DependencySpec, FileMountSpec, GenerateSpec, PortSpec, ReadyCheckSpec, StorageSpec, VolumeMountSpec,
+    };
 
     fn svc(name: &str) -> ServiceSpec {
         ServiceSpec { name: name.into(), image: "img".into(), ..Default::default() }
@@ -579,6 +581,39 @@ mod tests {
         }
         for bad in ["1.2.3Gi", ".", "Gi", "", "ten gigs", "10GB"] {
             assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_names_volume_names_and_relative_paths_each_alone() {
+        let with = |f: &dyn Fn(&mut ServiceSpec)| {
+            let mut s = svc("el");
+            f(&mut s);
+            messages(&spec(vec![s]))
+        };
+        for key in ["", "A=B"] {
+            let m = with(&|s: &mut ServiceSpec| {
+                s.env.insert(key.into(), "x".into());
+            });
+            assert_eq!(m, [format!("service \"el\": env[{key:?}]: not a valid environment variable name")]);
+        }
+        let volume = |name: &str| VolumeMountSpec { name: name.into(), mount_path: "/v".into(), sub_path: None };
+        assert!(with(&|s: &mut ServiceSpec| s.volumes = vec![volume("artifacts")]).is_empty());
+        assert!(with(&|s: &mut ServiceSpec| s.volumes = vec![volume("data")]).is_empty());
+        assert_eq!(
+            with(&|s: &mut ServiceSpec| s.volumes = vec![volume("Vol_1")]),
+            ["service \"el\": volumes[0].name: \"Vol_1\" cannot be a volume name (DNS-1123 label)"]
+        );
+        for artifact in ["", "/etc/passwd", "a/../../b"] {
+            let m = with(&|s: &mut ServiceSpec| {
+                s.files = vec![FileMountSpec { artifact: artifact.into(), mount_path: "/f".into() }]
+            });
+            assert_eq!(
+                m,
+                [format!(
+                    "service \"el\": files[0].artifact: {artifact:?} must be a relative path inside the artifacts directory"
+                )]
+            );
         }
     }
 }
