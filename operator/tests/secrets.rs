@@ -15,7 +15,7 @@ use std::time::Duration;
 use bp_e2e::{Cluster, ClusterOptions};
 use bp_generator::BuilderPlayground;
 use bp_generator::podspec::{JWT_SECRET_KEY, jwt_secret_name};
-use common::{OPERATOR_IMAGE, repo_path, target_dir, wait_for};
+use common::{OPERATOR_IMAGE, repo_path, target_dir, wait_condition};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
@@ -83,20 +83,6 @@ async fn apply_json(client: &kube::Client, ns: &str, doc: &serde_json::Value) {
     }
 }
 
-async fn ready(client: &kube::Client, ns: &str, name: &str) {
-    let api: Api<BuilderPlayground> = Api::namespaced(client.clone(), ns);
-    wait_for(
-        &format!("{ns}/{name} Ready"),
-        Duration::from_secs(180),
-        async || api.get_opt(name).await.ok().flatten(),
-        |pg| {
-            let status = pg.as_ref()?.status.as_ref()?;
-            status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
-        },
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_jwt_or_keystore_content_leaves_its_secret() {
     let cluster = Cluster::start(ClusterOptions::default().project_tag("e2e")).await.expect("starting the cluster");
@@ -123,8 +109,9 @@ async fn no_jwt_or_keystore_content_leaves_its_secret() {
         "metadata": {"name": "generated"}, "spec": {"recipe": "l1"}
     });
     apply_json(&client, &ns, &recipe).await;
-    ready(&client, &ns, "bundled").await;
-    ready(&client, &ns, "generated").await;
+    for pg in ["bundled", "generated"] {
+        wait_condition(&client, &ns, pg, "Ready", "True", None, Duration::from_secs(180)).await;
+    }
 
     // The needles: the playgrounds' JWTs (their Secrets), the keystores, their passwords.
     let mut needles = keystore_needles();
