@@ -138,6 +138,21 @@ async fn logs_show(ns: &str, container: &str, lines: &[String], timeout: Duratio
     .await
 }
 
+/// Each service is ready without a restart, and its stand-in logged every one of its `lines`
+/// and no warning.
+async fn stand_ins_logged(
+    ns: &str,
+    status: &bp_generator::api::BuilderPlaygroundStatus,
+    expected: &[(&str, Vec<String>)],
+) {
+    for (svc, lines) in expected {
+        let st = &status.service_statuses[*svc];
+        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
+        let text = logs_show(ns, &st.container, lines, Duration::from_secs(60)).await;
+        assert!(!text.contains("WARNING"), "{svc}: {text}");
+    }
+}
+
 /// The playground fails on `svc`: Ready=False/ServicesFailing naming it and quoting `error`,
 /// the service not ready, restarted after exiting with `code`, its status quoting `error` (the
 /// stand-in's own last error line), and its logs showing it.
@@ -248,12 +263,7 @@ async fn the_converted_l1_folder_is_wired() {
             ]),
         ),
     ];
-    for (svc, lines) in &expected {
-        let st = &status.service_statuses[*svc];
-        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
-        let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
-        assert!(!text.contains("WARNING"), "{svc}: {text}");
-    }
+    stand_ins_logged(&ns, &status, &expected).await;
     // The EL refused nothing: the CL signed with the secret the EL verifies with.
     assert!(!logs(&ns, "el").await.contains("refused a request"));
     env.cluster.delete_namespace(&ns).await.unwrap();
@@ -340,12 +350,7 @@ async fn the_opstack_manifest_with_fixture_artifacts_is_wired() {
             ]),
         ),
     ];
-    for (svc, lines) in &expected {
-        let st = &status.service_statuses[*svc];
-        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
-        let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
-        assert!(!text.contains("WARNING"), "{svc}: {text}");
-    }
+    stand_ins_logged(&ns, &status, &expected).await;
     env.cluster.delete_namespace(&ns).await.unwrap();
 }
 
@@ -439,12 +444,7 @@ async fn the_opstack_with_rollup_boost_is_wired() {
             ]),
         ),
     ];
-    for (svc, lines) in &expected {
-        let st = &status.service_statuses[*svc];
-        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
-        let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
-        assert!(!text.contains("WARNING"), "{svc}: {text}");
-    }
+    stand_ins_logged(&ns, &status, &expected).await;
     // The external builder: tried for 30 s, then a line, and rollup-boost runs on.
     let text = logs_show(
         &ns,
@@ -573,12 +573,7 @@ async fn the_buildernet_manifest_with_fixture_artifacts_is_wired() {
             ]),
         ),
     ];
-    for (svc, lines) in &expected {
-        let st = &status.service_statuses[*svc];
-        assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
-        let text = logs_show(&ns, &st.container, lines, Duration::from_secs(60)).await;
-        assert!(!text.contains("WARNING"), "{svc}: {text}");
-    }
+    stand_ins_logged(&ns, &status, &expected).await;
     // From outside the Pod, at its IP: caddy serves the folder's genesis as it is; builder-hub
     // answers /readyz on LISTEN_ADDR, not on its admin port; the proxy passes requests on.
     let ip = pod(&client, &ns, NAME).await.unwrap().status.unwrap().pod_ip.unwrap();
