@@ -146,6 +146,7 @@ spec:
   - name: beacon
     image: sigp/lighthouse
     tag: v8.1.0
+    entrypoint: ["lighthouse"]
     args: ["bn", "--execution-endpoint", '{{Service "el" "authrpc" "http" ""}}', "--execution-jwt", "/data/jwtsecret",
            "--http", "--http-port", '{{Port "http" 3500}}']
     ports: [{name: http, port: 3500}]
@@ -155,6 +156,7 @@ spec:
   - name: validator
     image: sigp/lighthouse
     tag: v8.1.0
+    entrypoint: ["lighthouse"]
     args: ["vc", "--beacon-nodes", '{{Service "beacon" "http" "http" ""}}']
     dependencies: [{name: beacon}]
 "#,
