@@ -295,6 +295,12 @@ async fn http_get(addr: &str, path: &str) -> String {
 
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
+    process_cpu_seconds(pid, false)
+}
+
+/// utime + stime of a process, in seconds, and with `reaped` those of the children it waited
+/// for (cutime + cstime).
+fn process_cpu_seconds(pid: u32, reaped: bool) -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
     let ticks = *TICKS.get_or_init(|| {
         let out = Command::new("getconf").arg("CLK_TCK").output().ok();
@@ -304,7 +310,8 @@ fn cpu_seconds(pid: u32) -> f64 {
     // The fields after the command name (which may hold spaces) start with the state (3rd).
     let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
     let field = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (field(14) + field(15)) / ticks
+    let children = if reaped { field(16) + field(17) } else { 0.0 };
+    (field(14) + field(15) + children) / ticks
 }
 
 fn proc_status_kib(pid: u32, key: &str) -> u64 {
@@ -312,6 +319,76 @@ fn proc_status_kib(pid: u32, key: &str) -> u64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
+}
+
+/// CPU seconds used so far by each part of the machine that a batch keeps busy, so that a
+/// batch's time can be put down to the part that bounds it. Processes count with the
+/// children they reaped (runc under the shims, iptables under kube-proxy).
+#[derive(Clone, Default)]
+struct MachineCpu {
+    at: Option<Instant>,
+    /// Seconds between the two samples of a difference.
+    wall: f64,
+    parts: BTreeMap<&'static str, f64>,
+}
+
+/// The parts, in the order printed.
+const PARTS: [&str; 7] = [
+    "API server",
+    "etcd",
+    "scheduler, controllers",
+    "kubelet, kube-proxy",
+    "containerd, shims",
+    "containers",
+    "benchmark",
+];
+
+impl MachineCpu {
+    fn sample(cluster: &Cluster) -> MachineCpu {
+        let mut parts: BTreeMap<&'static str, f64> = PARTS.iter().map(|p| (*p, 0.0)).collect();
+        let components = cluster.component_pids();
+        let part_of = |name: &str| match name {
+            "kube-apiserver" => "API server",
+            "etcd" => "etcd",
+            "kube-scheduler" | "kube-controller-manager" => "scheduler, controllers",
+            "kubelet" | "kube-proxy" => "kubelet, kube-proxy",
+            _ => "containerd, shims",
+        };
+        for (name, pid) in components {
+            *parts.entry(part_of(name)).or_default() += process_cpu_seconds(*pid as u32, true);
+        }
+        // The node's own processes not started by the harness: containerd's shims.
+        let cgroup = cluster.slot.cgroup();
+        let procs =
+            std::fs::read_to_string(format!("/sys/fs/cgroup/pids/{cgroup}/system/cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            if !components.iter().any(|(_, p)| *p == pid) {
+                *parts.entry("containerd, shims").or_default() += process_cpu_seconds(pid as u32, true);
+            }
+        }
+        // Everything the kubelet runs lives under its cgroup root (cpuacct counts nanoseconds).
+        let containers = std::fs::read_to_string(format!("/sys/fs/cgroup/cpuacct/{cgroup}/cpuacct.usage"))
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        parts.insert("containers", containers / 1e9);
+        parts.insert("benchmark", process_cpu_seconds(std::process::id(), false));
+        MachineCpu { at: Some(Instant::now()), wall: 0.0, parts }
+    }
+
+    /// What each part used from `since` to `self`, and the wall time between.
+    fn minus(&self, since: &MachineCpu) -> MachineCpu {
+        let parts = self.parts.iter().map(|(k, v)| (*k, v - since.parts.get(k).copied().unwrap_or(0.0))).collect();
+        let wall = match (self.at, since.at) {
+            (Some(a), Some(b)) => a.duration_since(b).as_secs_f64(),
+            _ => 0.0,
+        };
+        MachineCpu { at: None, wall, parts }
+    }
+
+    fn total(&self) -> f64 {
+        PARTS.iter().filter_map(|p| self.parts.get(p)).sum()
+    }
 }
 
 /// The operator's series the benchmark reads.
@@ -644,6 +721,8 @@ struct Batch {
     ready: (f64, f64),
     ready_minus_generator: (f64, f64),
     usage: Usage,
+    /// The machine's CPU from the first create until all are Ready (+ settling).
+    machine: MachineCpu,
     latency: Option<Latency>,
 }
 
@@ -652,6 +731,7 @@ async fn operator_batch(cluster: &Cluster, client: &kube::Client, op: &Operator,
     let ns = cluster.create_namespace(&format!("bench-{n}")).await.expect("namespace");
     let observer = Observer::start(client, &ns).await;
     let meter = op.meter().await;
+    let machine = MachineCpu::sample(cluster);
     let created = create_playgrounds(client, &ns, 0..n, |pg| pg).await;
     if !observer.wait(TIMEOUT, |o| o.settled(created.keys(), true)).await {
         let ready = observer.read(|o| o.ready.len());
@@ -663,6 +743,7 @@ async fn operator_batch(cluster: &Cluster, client: &kube::Client, op: &Operator,
     }
     tokio::time::sleep(SETTLE).await;
     let usage = op.usage(&meter).await;
+    let machine = MachineCpu::sample(cluster).minus(&machine);
     let (pod_created, generator, to_configmap, ready, ready_minus_generator) = observer.read(|o| {
         let to_configmap = o.generator_to_configmap();
         let minus = created
@@ -688,6 +769,7 @@ async fn operator_batch(cluster: &Cluster, client: &kube::Client, op: &Operator,
         ready: summary(ready),
         ready_minus_generator: summary(ready_minus_generator),
         usage,
+        machine,
         latency,
     })
 }
@@ -821,6 +903,8 @@ fn host_pid(container_id: &str) -> Option<u32> {
 struct Floor {
     ready: (f64, f64),
     requests: usize,
+    /// The machine's CPU from the first apply until all Pods are Ready (+ settling).
+    machine: MachineCpu,
 }
 
 /// The end state applied directly: ConfigMap, Secret, Service and Pod per playground; times
@@ -829,6 +913,7 @@ async fn floor(cluster: &Cluster, client: &kube::Client, n: usize) -> Result<Flo
     let ns = cluster.create_namespace(&format!("floor-{n}")).await.expect("namespace");
     let observer = Observer::start(client, &ns).await;
     let params = PatchParams::apply("bench-floor").force();
+    let machine = MachineCpu::sample(cluster);
     let mut started = BTreeMap::new();
     let mut requests = 0usize;
     for i in 0..n {
@@ -866,13 +951,15 @@ async fn floor(cluster: &Cluster, client: &kube::Client, n: usize) -> Result<Flo
         requests += 4;
     }
     let all_ready = observer.wait(TIMEOUT, |o| started.keys().all(|k| o.pod_ready.contains_key(k))).await;
+    tokio::time::sleep(SETTLE).await;
+    let machine = MachineCpu::sample(cluster).minus(&machine);
     let ready = observer.read(|o| elapsed(&started, &o.pod_ready));
     drop(observer);
     delete_namespace(cluster, client, &ns).await;
     if !all_ready {
         return Err(format!("only {}/{n} floor Pods Ready within {} s", ready.len(), TIMEOUT.as_secs()));
     }
-    Ok(Floor { ready: summary(ready), requests })
+    Ok(Floor { ready: summary(ready), requests, machine })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -991,6 +1078,33 @@ fn print_cost(rows: &[Row]) {
             m.verbs(per),
             floor.as_ref().map_or("-".into(), |f| format!("{:.1}", f.requests as f64 / per)),
         );
+    }
+}
+
+/// Where the machine's CPU went in each batch, operator and floor: the parts that bound the
+/// time to Ready. Capacity is the batch's wall time times the cores.
+fn print_machine(rows: &[Row]) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!("Machine CPU seconds per batch, from the first create until all are Ready, + {} s", SETTLE.as_secs());
+    let mut header = format!("{:>5} | {:<8} | {:>6}", "N", "run", "wall s");
+    for part in PARTS {
+        let _ = write!(header, " | {part:>w$}", w = part.len().max(7));
+    }
+    println!("{header} | {:>8} | {:>7}", "operator", "busy");
+    for (n, batch, floor) in rows {
+        let runs = [
+            ("operator", batch.as_ref().ok().map(|b| (&b.machine, b.usage.cpu_seconds))),
+            ("floor", floor.as_ref().ok().map(|f| (&f.machine, 0.0))),
+        ];
+        for (run, found) in runs {
+            let Some((m, operator)) = found else { continue };
+            let mut line = format!("{n:>5} | {run:<8} | {:>6.1}", m.wall);
+            for part in PARTS {
+                let _ = write!(line, " | {:>w$.1}", m.parts.get(part).copied().unwrap_or(0.0), w = part.len().max(7));
+            }
+            let busy = (m.total() + operator) / (m.wall * cores).max(f64::EPSILON);
+            println!("{line} | {operator:>8.1} | {:>6.0}%", busy * 100.0);
+        }
     }
 }
 
@@ -1199,6 +1313,8 @@ async fn main() {
     print_times(&rows);
     println!();
     print_cost(&rows);
+    println!();
+    print_machine(&rows);
     println!();
     print_latency(&rows);
     println!();

@@ -9,6 +9,7 @@ pub mod check;
 pub mod children;
 pub mod controller;
 pub mod error;
+pub mod events;
 pub mod leader;
 pub mod metrics;
 pub mod run;

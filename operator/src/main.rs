@@ -10,6 +10,9 @@ use bp_operator::webhook::certs::{self, ManagedCerts};
 use clap::Parser;
 use tracing::error;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "bp-operator", version, about = "Runs builder-playground devnets on Kubernetes")]
 struct Args {

@@ -14,7 +14,9 @@ use bp_generator::{BuilderPlayground, Rendered};
 use futures::StreamExt;
 use kube::Client;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
+
+use crate::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{PredicateConfig, WatchStreamExt, predicates};
 use tracing::warn;
@@ -57,6 +59,9 @@ pub struct Context {
     status_writes: Mutex<HashMap<ObjectRef<BuilderPlayground>, std::time::Instant>>,
     /// Rendered PodSpecs by playground, with the resourceVersion of the ConfigMap they came from.
     rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, CachedRendered>>,
+    /// The verdict on each playground's spec and its generator input hash, for the spec
+    /// generation they were computed from: rendering is not repeated on every reconcile.
+    checks: Mutex<HashMap<ObjectRef<BuilderPlayground>, CheckedSpec>>,
     /// Undecodable objects already reported (uid@resourceVersion), so each is reported once.
     reported: Mutex<HashSet<String>>,
     /// Set ready once the playground watch has listed everything.
@@ -83,11 +88,55 @@ impl Context {
             rendered: Mutex::default(),
             refused_services: Mutex::default(),
             status_writes: Mutex::default(),
+            checks: Mutex::default(),
             reported: Mutex::default(),
             server,
             stores,
         }
     }
+}
+
+impl Context {
+    /// Drops what the reconciler kept about a playground that is gone.
+    pub(crate) fn forget(&self, key: &ObjectRef<BuilderPlayground>) {
+        if let Ok(mut m) = self.failures.lock() {
+            m.remove(key);
+        }
+        if let Ok(mut m) = self.refused_services.lock() {
+            m.remove(key);
+        }
+        if let Ok(mut m) = self.status_writes.lock() {
+            m.remove(key);
+        }
+        if let Ok(mut m) = self.rendered.lock() {
+            m.remove(key);
+        }
+        if let Ok(mut m) = self.checks.lock() {
+            m.remove(key);
+        }
+    }
+
+    /// How many playgrounds the reconciler keeps something about (for tests).
+    #[cfg(test)]
+    pub(crate) fn remembered(&self) -> usize {
+        let mut keys: HashSet<ObjectRef<BuilderPlayground>> = HashSet::new();
+        let mut add = |k: Vec<ObjectRef<BuilderPlayground>>| keys.extend(k);
+        add(self.failures.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        add(self.refused_services.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        add(self.status_writes.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        add(self.rendered.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        add(self.checks.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        keys.len()
+    }
+}
+
+/// The check of a spec and its generator input hash, valid for one uid and generation.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedSpec {
+    pub uid: String,
+    pub generation: i64,
+    pub verdict: Result<(), String>,
+    pub hash: String,
 }
 
 /// A Service the API server refused: when to try again, after how many refusals, and why.

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bp_generator::api::Phase;
 use bp_generator::cluster::{
     FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name,
     read_rendered, short_hash,
@@ -23,7 +22,7 @@ use sha2::Digest;
 use tracing::{info, warn};
 
 use super::publish::{Published, now, publish_status, truncate};
-use super::{Context, RESYNC, RefusedService, SHORT_WAIT};
+use super::{CheckedSpec, Context, RESYNC, RefusedService, SHORT_WAIT};
 use crate::check::check_spec;
 use crate::children;
 use crate::error::{Context as _, Error};
@@ -45,13 +44,12 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     let generation = pg.metadata.generation;
     let now = now();
 
-    let config = &ctx.generator;
-    if let Err(message) = check_spec(pg, config.native_sidecars, &config.allowed_host_paths) {
+    let (verdict, hash) = checked_spec(pg, ctx, &key);
+    if let Err(message) = verdict {
         let status = status::compute(&Stage::Invalid { message }, previous, generation, &now);
         return Ok(after(publish_status(pg, ctx, status).await?, Action::await_change()));
     }
 
-    let hash = input_hash(&pg.spec);
     let job_name = generator_job_name(&name, &hash);
     let configmap = podspec_configmap_name(&name);
     let rendered = current_rendered(ctx, &key, &ns, &configmap, &hash);
@@ -62,10 +60,7 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
         let status = status::compute(&stage, previous, generation, &now);
         let published = publish_status(pg, ctx, status).await?;
         // The Job and ConfigMap watches report progress; the requeue is a safety net.
-        return Ok(after(
-            published,
-            if waiting { Action::requeue(Duration::from_secs(30)) } else { Action::await_change() },
-        ));
+        return Ok(after(published, if waiting { Action::requeue(RESYNC) } else { Action::await_change() }));
     };
 
     let pod = deploy(pg, ctx, &ns, &hash, &rendered).await?;
@@ -78,7 +73,6 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     if first_time_for_hash {
         remove_old_jobs(ctx, &ns, &name, &hash).await?;
     }
-    let settled = status.phase == Some(Phase::Running);
     let replacing = pod.is_none();
     let published = publish_status(pg, ctx, status).await?;
     Ok(after(
@@ -88,12 +82,40 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
         } else if !exposed {
             // The Service is retried on its own; the devnet runs meanwhile.
             Duration::from_secs(10)
-        } else if settled {
-            RESYNC
         } else {
-            Duration::from_secs(30)
+            // The Pod watch reports every container change; the requeue is a safety net.
+            RESYNC
         }),
     ))
+}
+
+/// The spec's verdict ([`check_spec`]: it renders the whole PodSpec) and its generator input
+/// hash, computed once per uid and generation: a spec changes only with its generation, and
+/// most reconciles come from the children's changes.
+fn checked_spec(
+    pg: &BuilderPlayground,
+    ctx: &Context,
+    key: &ObjectRef<BuilderPlayground>,
+) -> (Result<(), String>, String) {
+    let compute = || {
+        let config = &ctx.generator;
+        (check_spec(pg, config.native_sidecars, &config.allowed_host_paths), input_hash(&pg.spec))
+    };
+    let (Some(uid), Some(generation)) = (pg.metadata.uid.as_deref(), pg.metadata.generation) else {
+        return compute();
+    };
+    let cached = ctx.checks.lock().ok().and_then(|c| {
+        c.get(key).filter(|e| e.uid == uid && e.generation == generation).map(|e| (e.verdict.clone(), e.hash.clone()))
+    });
+    if let Some(hit) = cached {
+        return hit;
+    }
+    let (verdict, hash) = compute();
+    if let Ok(mut c) = ctx.checks.lock() {
+        let entry = CheckedSpec { uid: uid.to_owned(), generation, verdict: verdict.clone(), hash: hash.clone() };
+        c.insert(key.clone(), entry);
+    }
+    (verdict, hash)
 }
 
 /// The next reconcile: `action`, or sooner when a status change waits to be written.
@@ -389,6 +411,7 @@ mod tests {
     use crate::controller::watches::{Stores, Writers};
     use crate::metrics::Metrics;
     use crate::server::ServerState;
+    use bp_generator::api::Phase;
     use bp_generator::{RenderOptions, render};
     use kube::runtime::reflector;
 
@@ -461,7 +484,7 @@ mod tests {
             if path.ends_with("/status") { pg_json.clone() } else { body.to_vec() }
         });
         let action = reconcile_playground(&pg, &ctx).await.unwrap();
-        assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+        assert_eq!(action, Action::requeue(RESYNC));
         let hash = input_hash(&pg.spec);
         let job = generator_job_name("l1", &hash);
         assert_eq!(
@@ -517,6 +540,53 @@ mod tests {
         let action = reconcile_playground(&pg, &ctx).await.unwrap();
         assert_eq!(action, Action::requeue(RESYNC));
         assert_eq!(seen.await.unwrap(), Vec::<String>::new());
+    }
+
+    /// The spec is checked (rendered) once per generation: a spec changed under the same
+    /// generation keeps the first verdict, a new generation gets a new one, and so does a new
+    /// object of the same name (another uid).
+    #[tokio::test]
+    async fn a_spec_is_checked_once_per_uid_and_generation() {
+        let (ctx, _writers, _seen) = context(|_, _, body| body.to_vec());
+        let mut pg = playground();
+        pg.metadata.uid = Some("u1".into());
+        pg.metadata.generation = Some(1);
+        let key = ObjectRef::from_obj(&pg);
+        let (verdict, hash) = checked_spec(&pg, &ctx, &key);
+        assert_eq!(verdict, Ok(()));
+        assert_eq!(hash, input_hash(&pg.spec));
+        let mut broken = pg.clone();
+        broken.spec.services[0].args.push("{{Service \"nope\" \"http\" \"http\" \"\"}}".into());
+        assert_eq!(checked_spec(&broken, &ctx, &key), (Ok(()), hash.clone()), "same uid and generation: cached");
+        broken.metadata.generation = Some(2);
+        let (verdict, new_hash) = checked_spec(&broken, &ctx, &key);
+        assert!(verdict.unwrap_err().contains("nope"));
+        assert_ne!(new_hash, hash);
+        let mut other = pg.clone();
+        other.metadata.uid = Some("u2".into());
+        other.metadata.generation = Some(2);
+        assert_eq!(checked_spec(&other, &ctx, &key), (Ok(()), hash), "another uid: checked anew");
+        // Without uid or generation (never from the API server) nothing is cached.
+        broken.metadata.uid = None;
+        assert!(checked_spec(&broken, &ctx, &key).0.is_err());
+    }
+
+    /// A deleted playground leaves nothing behind in the reconciler's memory: the playground
+    /// watch's delete event drops it.
+    #[tokio::test]
+    async fn a_deleted_playground_is_forgotten() {
+        let mut pg = playground();
+        pg.metadata.uid = Some("u1".into());
+        pg.metadata.generation = Some(1);
+        let pg_json = serde_json::to_vec(&pg).unwrap();
+        let (ctx, _writers, _seen) =
+            context(move |_, path, body| if path.ends_with("/status") { pg_json.clone() } else { body.to_vec() });
+        reconcile_playground(&pg, &ctx).await.unwrap();
+        assert_eq!(ctx.remembered(), 1, "the check and the status write are kept");
+        let object: kube::api::DynamicObject = serde_json::from_value(serde_json::to_value(&pg).unwrap()).unwrap();
+        let event = super::super::watches::decode_event(&ctx, Ok(kube::runtime::watcher::Event::Delete(object))).await;
+        assert!(matches!(event, Ok(Some(kube::runtime::watcher::Event::Delete(_)))));
+        assert_eq!(ctx.remembered(), 0);
     }
 
     /// A Service whose cached copy is not what the operator would apply is applied again.

@@ -91,15 +91,17 @@ impl Writers {
     }
 }
 
-/// A watch of `K`s the operator made, reflected into `writer`; yields the objects it
-/// touches (the controller maps them to their owner).
-fn reflected<K>(
-    api: Api<K>,
+/// A watch of `K`s the operator made, decoded as `D` and turned into the `K` the store keeps
+/// by `keep`; yields the objects it touches (the controller maps them to their owner).
+fn reflected<D, K>(
+    api: Api<D>,
     writer: Writer<K>,
     synced: Arc<[AtomicBool; 4]>,
     slot: usize,
+    keep: fn(D) -> K,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
+    D: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     watcher(api, watcher::Config::default().labels(MANAGED))
@@ -109,9 +111,68 @@ where
                 synced[slot].store(true, Ordering::Release);
             }
         })
+        .map_ok(move |event| convert(event, keep))
         .reflect(writer)
         .touched_objects()
 }
+
+/// The same watch event about another type.
+fn convert<D, K>(event: watcher::Event<D>, keep: fn(D) -> K) -> watcher::Event<K> {
+    use watcher::Event as E;
+    match event {
+        E::Apply(o) => E::Apply(keep(o)),
+        E::InitApply(o) => E::InitApply(keep(o)),
+        E::Delete(o) => E::Delete(keep(o)),
+        E::Init => E::Init,
+        E::InitDone => E::InitDone,
+    }
+}
+
+/// Defines what the watches decode of a kind whose spec the reconciler never reads: its
+/// metadata and status. serde skips the rest while parsing (a devnet Pod's spec holds every
+/// container with its arguments), so each watch event costs a fraction of a full decode.
+macro_rules! lean {
+    ($(#[$doc:meta])* $name:ident, $full:ty, $status:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        $(#[$doc])*
+        #[derive(serde::Deserialize, Clone, Debug, Default)]
+        pub struct $name {
+            pub metadata: kube::api::ObjectMeta,
+            pub status: Option<$status>,
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = <$full as k8s_openapi::Resource>::API_VERSION;
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::ListableResource for $name {
+            const LIST_KIND: &'static str = concat!($kind, "List");
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = kube::api::ObjectMeta;
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+lean!(
+    /// A Pod as the watch decodes it: metadata and status.
+    LeanPod, Pod, k8s_openapi::api::core::v1::PodStatus, "Pod", "", "v1", "pods"
+);
+lean!(
+    /// A Job as the watch decodes it: metadata and status.
+    LeanJob, Job, k8s_openapi::api::batch::v1::JobStatus, "Job", "batch", "v1", "jobs"
+);
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -138,12 +199,47 @@ pub fn owned(
 ) {
     let synced = || stores.synced.clone();
     (
-        reflected(api(client, namespace), writers.jobs, synced(), 0),
-        reflected(api(client, namespace), writers.configmaps, synced(), 1),
-        reflected(api(client, namespace), writers.pods, synced(), 2),
-        reflected(api(client, namespace), writers.services, synced(), 3),
+        reflected(api(client, namespace), writers.jobs, synced(), 0, keep_job),
+        reflected(api(client, namespace), writers.configmaps, synced(), 1, trimmed),
+        reflected(api(client, namespace), writers.pods, synced(), 2, keep_pod),
+        reflected(api(client, namespace), writers.services, synced(), 3, trimmed),
     )
 }
+
+/// The cache keeps what the reconciler reads, not the API server's bookkeeping: without
+/// `managedFields` (every writer's field list, often larger than the object) and the
+/// last-applied copy `kubectl apply` leaves, a cached object is a fraction of its size.
+pub fn trim_meta<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// `object` as the cache keeps it ([`trim_meta`]).
+fn trimmed<K: Resource>(mut object: K) -> K {
+    trim_meta(&mut object);
+    object
+}
+
+/// The Job the cache keeps: metadata and status; its spec (the generator's whole Pod
+/// template) was never decoded.
+pub fn keep_job(lean: LeanJob) -> Job {
+    let mut job = Job { metadata: lean.metadata, spec: None, status: lean.status };
+    trim_meta(&mut job);
+    job
+}
+
+/// The Pod the cache keeps (the devnet's or a generator's): metadata and status.
+pub fn keep_pod(lean: LeanPod) -> Pod {
+    let mut pod = Pod { metadata: lean.metadata, spec: None, status: lean.status };
+    trim_meta(&mut pod);
+    pod
+}
+
+/// The annotation in which `kubectl apply` keeps the whole object as last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The playgrounds, watched untyped and decoded one by one into `writer`'s store.
 pub fn playgrounds(
@@ -163,12 +259,13 @@ pub fn playgrounds(
             async move { Some(decode_event(&ctx, event).await) }
         })
         .filter_map(|event| async move { event.transpose() })
+        .modify(trim_meta)
         .reflect(writer)
         .applied_objects()
 }
 
 /// Decodes one watch event; `Ok(None)` skips an undecodable object after reporting it.
-async fn decode_event(
+pub(super) async fn decode_event(
     ctx: &Context,
     event: Result<watcher::Event<DynamicObject>, watcher::Error>,
 ) -> Result<Option<watcher::Event<BuilderPlayground>>, watcher::Error> {
@@ -184,7 +281,13 @@ async fn decode_event(
         }
         E::Apply(obj) => decode_or_report(ctx, obj).await.map(E::Apply),
         E::InitApply(obj) => decode_or_report(ctx, obj).await.map(E::InitApply),
-        E::Delete(obj) => obj.try_parse::<BuilderPlayground>().ok().map(E::Delete),
+        E::Delete(obj) => {
+            let gone = obj.try_parse::<BuilderPlayground>().ok();
+            if let Some(pg) = &gone {
+                ctx.forget(&reflector::ObjectRef::from_obj(pg));
+            }
+            gone.map(E::Delete)
+        }
     };
     Ok(decoded)
 }
@@ -224,5 +327,72 @@ async fn report_undecodable(
     };
     if let Err(e) = ctx.recorder.publish(&event, &reference).await {
         warn!(error = %e, "cannot publish event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::batch::v1::{JobSpec, JobStatus};
+    use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn meta() -> ObjectMeta {
+        ObjectMeta {
+            name: Some("l1".into()),
+            annotations: Some(BTreeMap::from([
+                (LAST_APPLIED.to_owned(), "{...}".to_owned()),
+                ("playground.flashbots.io/hash".to_owned(), "ab".to_owned()),
+            ])),
+            managed_fields: Some(vec![ManagedFieldsEntry { manager: Some("kubelet".into()), ..Default::default() }]),
+            ..Default::default()
+        }
+    }
+
+    /// A watched Pod or Job is decoded without its spec, and kept without the API server's
+    /// bookkeeping; what the reconciler reads stays.
+    #[test]
+    fn the_cache_keeps_what_the_reconciler_reads() {
+        let pod = Pod {
+            metadata: meta(),
+            spec: Some(PodSpec { containers: vec![Default::default()], ..Default::default() }),
+            status: Some(PodStatus { phase: Some("Running".into()), ..Default::default() }),
+        };
+        let lean: LeanPod = serde_json::from_value(serde_json::to_value(&pod).unwrap()).unwrap();
+        let kept = keep_pod(lean);
+        assert_eq!(kept.spec, None);
+        assert_eq!(kept.metadata.managed_fields, None);
+        assert_eq!(kept.status.and_then(|s| s.phase).as_deref(), Some("Running"));
+        let annotations = kept.metadata.annotations.unwrap();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["playground.flashbots.io/hash"]);
+
+        let job = Job {
+            metadata: meta(),
+            spec: Some(JobSpec::default()),
+            status: Some(JobStatus { succeeded: Some(1), ..Default::default() }),
+        };
+        let kept = keep_job(serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap());
+        assert_eq!((kept.spec, kept.metadata.managed_fields), (None, None));
+        assert_eq!(kept.status.and_then(|s| s.succeeded), Some(1));
+        assert_eq!(kept.metadata.name.as_deref(), Some("l1"));
+
+        let cm = trimmed(ConfigMap { metadata: meta(), data: Some(BTreeMap::new()), ..Default::default() });
+        assert!(cm.data.is_some());
+        assert_eq!(cm.metadata.managed_fields, None);
+        assert!(!cm.metadata.annotations.unwrap().contains_key(LAST_APPLIED));
+    }
+
+    /// The lean kinds ask the API server for what the full kinds do.
+    #[test]
+    fn lean_kinds_are_the_same_resources() {
+        use kube::Resource as _;
+        assert_eq!(LeanPod::url_path(&(), Some("dev")), Pod::url_path(&(), Some("dev")));
+        assert_eq!(LeanJob::url_path(&(), Some("dev")), Job::url_path(&(), Some("dev")));
+        assert_eq!((LeanPod::kind(&()), LeanPod::api_version(&())), (Pod::kind(&()), Pod::api_version(&())));
+        assert_eq!((LeanJob::kind(&()), LeanJob::api_version(&())), (Job::kind(&()), Job::api_version(&())));
     }
 }
