@@ -10,6 +10,7 @@ pub mod children;
 pub mod controller;
 pub mod error;
 pub mod leader;
+pub mod lifetime;
 pub mod metrics;
 pub mod run;
 pub mod security;
