@@ -183,6 +183,51 @@ async fn suspend_keeps_the_devnet_and_resume_brings_it_back() {
     kubectl(&["delete", "pv", &class, "--wait=false"]).await;
 }
 
+/// A playground created suspended is generated (a generator Job is a one-shot that only writes
+/// artifacts and the ConfigMap: it runs to its end, and the condition says so meanwhile) but
+/// gets no Pod; resumed, it starts from that generator run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_playground_created_suspended_is_generated_but_not_started() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("born-suspended").await.unwrap();
+    let mut pg = example("examples/recipe-l1.yaml", "l1", &ns);
+    pg.spec.suspend = true;
+    apply(&client, &pg).await;
+    let generating = wait_for(
+        "the Suspended condition while the generator runs",
+        Duration::from_secs(60),
+        async || get(&client, &ns, "l1").await.unwrap(),
+        |pg| condition(pg, "Suspended").filter(|c| c.status == "True").cloned(),
+    )
+    .await;
+    assert!(
+        generating.message.contains("the generator Job runs to its end, and no Pod is created while suspended"),
+        "{generating:?}"
+    );
+    let generated = wait_condition(&client, &ns, "l1", "Generated", "True", Some("Generated"), READY_TIMEOUT).await;
+    assert_eq!(generated.status.as_ref().unwrap().phase, Some(Phase::Suspended));
+    assert_eq!(condition(&generated, "Ready").unwrap().reason, "Suspended");
+    let generated = wait_for(
+        "the condition to drop the generator once it delivered",
+        Duration::from_secs(30),
+        async || get(&client, &ns, "l1").await.unwrap(),
+        |pg| condition(pg, "Suspended").filter(|c| !c.message.contains("generator")).map(|_| pg.clone()),
+    )
+    .await;
+    let jobs_before = job_names(&jobs(&client, &ns).await);
+    assert_eq!(jobs_before, [generated.status.unwrap().generator_job.unwrap()]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(pod(&client, &ns, "l1").await.is_none(), "no Pod while suspended");
+
+    pg.spec.suspend = false;
+    apply(&client, &pg).await;
+    let resumed = wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    assert_eq!(condition(&resumed, "Suspended").unwrap().reason, "Resumed");
+    assert_eq!(job_names(&jobs(&client, &ns).await), jobs_before, "no new generator Job");
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
 /// A playground with `lifetime: 20s` shows when it expires and is deleted then by the
 /// operator, after an Expired event; what it owned goes with it.
 #[tokio::test(flavor = "multi_thread")]
