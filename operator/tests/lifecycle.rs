@@ -183,6 +183,80 @@ async fn suspend_keeps_the_devnet_and_resume_brings_it_back() {
     kubectl(&["delete", "pv", &class, "--wait=false"]).await;
 }
 
+/// builder-playground's real l1 output folder (c473a6a), with its manifest.json.
+fn l1_output_folder() -> tempfile::TempDir {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let fixtures = repo_path("../shared/fixtures/real-c473a6a");
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures.join("l1-artifacts"), dir.path());
+    std::fs::copy(fixtures.join("l1-default.manifest.json"), dir.path().join("manifest.json")).unwrap();
+    dir
+}
+
+/// On ephemeral storage (an emptyDir) suspending loses the storage's files, and the condition
+/// says so; resumed, the artifacts bundle is unpacked again: the same genesis bytes, in a new
+/// file.
+#[tokio::test(flavor = "multi_thread")]
+async fn suspending_ephemeral_storage_says_its_files_go_and_resume_unpacks_the_bundle_again() {
+    let env = env().await;
+    let client = client().await;
+    let ns = env.cluster.create_namespace("suspend-eph").await.unwrap();
+    let folder = l1_output_folder();
+    let out = std::process::Command::new(target_dir().join("bp-generator"))
+        .args(["convert", folder.path().to_str().unwrap(), "--name", "l1", "--namespace", &ns])
+        .args(["--storage-type", "ephemeral"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
+    let file = folder.path().join("l1.yaml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    kubectl(&["apply", "--server-side", "--field-manager", "e2e-test", "-f", file.to_str().unwrap()]).await;
+    wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    let genesis_before = genesis(&ns).await;
+    let jobs_before = job_names(&jobs(&client, &ns).await);
+
+    kubectl(&["patch", "bp", "l1", "-n", &ns, "--type", "merge", "-p", r#"{"spec":{"suspend":true}}"#]).await;
+    let suspended = wait_condition(&client, &ns, "l1", "Suspended", "True", Some("Suspended"), READY_TIMEOUT).await;
+    let message = &condition(&suspended, "Suspended").unwrap().message;
+    assert!(
+        message.contains("the storage is ephemeral (an emptyDir): its files went with the Pod, and an artifacts bundle is unpacked again on resume"),
+        "{message}"
+    );
+    assert!(!message.contains("the storage with its artifacts"), "{message}");
+    wait_for(
+        "the suspended playground's Pod to be gone",
+        Duration::from_secs(60),
+        async || pod(&client, &ns, "l1").await.map(|p| p.metadata.uid),
+        |p| p.is_none().then_some(()),
+    )
+    .await;
+
+    kubectl(&["patch", "bp", "l1", "-n", &ns, "--type", "merge", "-p", r#"{"spec":{"suspend":false}}"#]).await;
+    wait_for(
+        "the resumed Pod to run",
+        READY_TIMEOUT,
+        async || pod(&client, &ns, "l1").await.and_then(|p| p.status),
+        |s| s.as_ref().filter(|s| s.phase.as_deref() == Some("Running")).map(|_| ()),
+    )
+    .await;
+    wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
+    let genesis_after = genesis(&ns).await;
+    assert_eq!(genesis_after.lines().next(), genesis_before.lines().next(), "the bundle's genesis again");
+    assert_ne!(genesis_after, genesis_before, "unpacked anew into a new emptyDir");
+    assert_eq!(job_names(&jobs(&client, &ns).await), jobs_before, "no new generator Job");
+    env.cluster.delete_namespace(&ns).await.unwrap();
+}
+
 /// A playground created suspended is generated (a generator Job is a one-shot that only writes
 /// artifacts and the ConfigMap: it runs to its end, and the condition says so meanwhile) but
 /// gets no Pod; resumed, it starts from that generator run.
@@ -265,6 +339,16 @@ spec:
     .await;
     let expires: Timestamp = shown.parse().unwrap();
     assert_eq!(expires, created_at.checked_add(SignedDuration::from_secs(20)).unwrap(), "{shown}");
+    // `kubectl explain` describes the new fields.
+    for (field, says) in [
+        ("spec.lifetime", "Delete the playground this long after its creation, a Go duration such as 2h or 90m"),
+        ("spec.suspend", "Stop the devnet and keep it: true deletes the Pod"),
+        ("status.expiresAt", "When the operator deletes the playground (RFC 3339)"),
+    ] {
+        let explained = kubectl(&["explain", &format!("builderplayground.{field}")]).await;
+        let words = explained.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words.contains(says), "kubectl explain {field}: {explained}");
+    }
     // `kubectl get bp -o wide` shows it.
     let wide = kubectl(&["get", "bp", "-n", &ns, "l1", "-o", "wide"]).await;
     assert!(wide.lines().next().unwrap().contains("EXPIRES") && wide.contains(&shown), "{wide}");
