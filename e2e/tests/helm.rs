@@ -65,7 +65,7 @@ const UNINSTALL: [&str; 4] = [
 /// the generator Role the operator creates grants get on its playground and get/create/patch
 /// on its ConfigMap, which RBAC lets the operator grant only while holding them itself.
 const OPERATOR_NEEDS: [(&str, &str, &[&str]); 12] = [
-    ("playground.flashbots.io", "builderplaygrounds", &["get", "list", "watch"]),
+    ("playground.flashbots.io", "builderplaygrounds", &["get", "list", "watch", "delete"]),
     ("playground.flashbots.io", "builderplaygrounds/status", &["patch"]),
     ("batch", "jobs", &["list", "watch", "create", "patch", "delete"]),
     ("", "configmaps", &["get", "list", "watch", "create", "patch"]),

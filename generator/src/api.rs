@@ -34,11 +34,18 @@ pub const ARTIFACTS_VOLUME: &str = "artifacts";
     namespaced,
     status = "BuilderPlaygroundStatus",
     derive = "PartialEq",
-    doc = "A builder-playground devnet run as one Pod on Kubernetes.",
+    doc = "A builder-playground devnet run as one Pod on Kubernetes. A new value of the annotation playground.flashbots.io/regenerate runs the generator again (a fresh genesis with `generate`) and replaces the Pod.",
     printcolumn(name = "Recipe", type_ = "string", json_path = ".spec.recipe"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Expires",
+        type_ = "string",
+        json_path = ".status.expiresAt",
+        priority = "1",
+        description = "When the operator deletes the playground (spec.lifetime)"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 // Checks of the whole spec, in the generator's words (generator/src/validate.rs says the same
@@ -110,6 +117,24 @@ pub struct BuilderPlaygroundSpec {
     /// How the declared ports are exposed outside the Pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expose: Option<ExposeSpec>,
+
+    /// Stop the devnet and keep it: true deletes the Pod and keeps what it was made from (the
+    /// storage with the artifacts, the rendered PodSpec ConfigMap, the JWT Secret, the
+    /// Service); false again creates the Pod from them, with the same genesis and JWT and no
+    /// new generator run. The services' named volumes are emptyDirs and start empty again, and
+    /// so does /artifacts with ephemeral storage (an artifacts bundle is unpacked again; the
+    /// Suspended condition says so). A generator Job that is running finishes, and no Pod is
+    /// created until this is false. Changing it never regenerates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+
+    /// Delete the playground this long after its creation, a Go duration such as 2h or 90m
+    /// (for CI): the operator deletes the BuilderPlayground itself, and with it everything it
+    /// owns, with an Expired event just before. status.expiresAt says when. Unset: the
+    /// playground lives until it is deleted. Changing it never regenerates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = GO_DURATION))]
+    pub lifetime: Option<String>,
 }
 
 /// How the generator Job produces artifacts with builder-playground.
@@ -469,7 +494,7 @@ pub struct BuilderPlaygroundStatus {
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Pending, Generating, Deploying, Running, Degraded or Failed.
+    /// Pending, Generating, Deploying, Running, Degraded, Failed or Suspended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Ready services out of all, e.g. 3/6.
@@ -491,6 +516,10 @@ pub struct BuilderPlaygroundStatus {
     /// Per service: readiness, state, restarts and allocated ports.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub service_statuses: BTreeMap<String, ServiceStatus>,
+    /// When the operator deletes the playground (RFC 3339): its creationTimestamp plus
+    /// spec.lifetime. Unset without a lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// Lifecycle phase of a playground.
@@ -508,12 +537,21 @@ pub enum Phase {
     Degraded,
     /// The spec is invalid or generation failed; waits for a spec change.
     Failed,
+    /// spec.suspend is true: the Pod is deleted, storage, artifacts and JWT are kept.
+    Suspended,
 }
 
 impl Phase {
     /// Every phase, for metrics that report one series per phase.
-    pub const ALL: [Phase; 6] =
-        [Phase::Pending, Phase::Generating, Phase::Deploying, Phase::Running, Phase::Degraded, Phase::Failed];
+    pub const ALL: [Phase; 7] = [
+        Phase::Pending,
+        Phase::Generating,
+        Phase::Deploying,
+        Phase::Running,
+        Phase::Degraded,
+        Phase::Failed,
+        Phase::Suspended,
+    ];
 
     /// The name used in the API and in metric labels.
     pub fn as_str(self) -> &'static str {
@@ -524,6 +562,7 @@ impl Phase {
             Phase::Running => "Running",
             Phase::Degraded => "Degraded",
             Phase::Failed => "Failed",
+            Phase::Suspended => "Suspended",
         }
     }
 }

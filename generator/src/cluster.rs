@@ -4,8 +4,8 @@
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
-use crate::BuilderPlaygroundSpec;
 use crate::podspec::Rendered;
+use crate::{BuilderPlayground, BuilderPlaygroundSpec};
 
 /// Version of the generator and operator; part of the input hash, so an upgrade re-renders.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -18,12 +18,25 @@ pub const FIELD_MANAGER: &str = "bp-operator";
 /// Label that ties a child object to its playground.
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
-/// Hash of everything a rendered PodSpec depends on: the spec and the operator version.
-pub fn input_hash(spec: &BuilderPlaygroundSpec) -> String {
+/// Annotation whose value is part of the input hash: every change of it (a new value, or its
+/// removal) runs the generator again (a fresh genesis with `generate`) and replaces the Pod.
+pub const REGENERATE_ANNOTATION: &str = "playground.flashbots.io/regenerate";
+
+/// Hash of everything a rendered PodSpec depends on: the spec, the [`REGENERATE_ANNOTATION`]
+/// and the operator version. `suspend` and `lifetime` are left out: they decide whether and
+/// how long the devnet runs, never what is rendered, so neither suspend, resume nor a new
+/// lifetime runs the generator again.
+pub fn input_hash(pg: &BuilderPlayground) -> String {
+    let rendered_from = BuilderPlaygroundSpec { suspend: false, lifetime: None, ..pg.spec.clone() };
     let mut hasher = Sha256::new();
     // Struct fields serialize in declaration order and maps are BTreeMaps: deterministic.
-    hasher.update(serde_json::to_vec(spec).unwrap_or_default());
+    hasher.update(serde_json::to_vec(&rendered_from).unwrap_or_default());
     hasher.update(VERSION.as_bytes());
+    // Without the annotation the hash is what it was before the annotation existed.
+    if let Some(token) = pg.metadata.annotations.as_ref().and_then(|a| a.get(REGENERATE_ANNOTATION)) {
+        hasher.update(b"\0regenerate=");
+        hasher.update(token.as_bytes());
+    }
     hex::encode(hasher.finalize())
 }
 
@@ -75,14 +88,50 @@ pub fn read_rendered(cm: &ConfigMap) -> Result<(String, Rendered), String> {
 mod tests {
     use super::*;
 
+    fn playground(spec: BuilderPlaygroundSpec) -> BuilderPlayground {
+        BuilderPlayground::new("l1", spec)
+    }
+
     #[test]
     fn hash_follows_the_spec() {
-        let a = BuilderPlaygroundSpec::default();
+        let a = playground(BuilderPlaygroundSpec::default());
         let mut b = a.clone();
-        b.recipe = Some("l1".into());
+        b.spec.recipe = Some("l1".into());
         assert_eq!(input_hash(&a), input_hash(&a.clone()));
         assert_ne!(input_hash(&a), input_hash(&b));
         assert_eq!(input_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn suspend_and_lifetime_leave_the_hash_alone() {
+        let a = playground(BuilderPlaygroundSpec { recipe: Some("l1".into()), ..Default::default() });
+        let mut b = a.clone();
+        b.spec.suspend = true;
+        b.spec.lifetime = Some("2h".into());
+        assert_eq!(input_hash(&a), input_hash(&b));
+        // The hash of a spec without them is the one it always had: spec and version only.
+        let mut plain = Sha256::new();
+        plain.update(serde_json::to_vec(&a.spec).unwrap());
+        plain.update(VERSION.as_bytes());
+        assert_eq!(input_hash(&b), hex::encode(plain.finalize()));
+    }
+
+    #[test]
+    fn each_value_of_the_regenerate_annotation_is_its_own_hash() {
+        let plain = playground(BuilderPlaygroundSpec { recipe: Some("l1".into()), ..Default::default() });
+        let with = |value: &str| {
+            let mut pg = plain.clone();
+            pg.metadata.annotations = Some([(REGENERATE_ANNOTATION.to_owned(), value.to_owned())].into());
+            input_hash(&pg)
+        };
+        assert_ne!(with("1"), input_hash(&plain));
+        assert_ne!(with("1"), with("2"));
+        assert_eq!(with("2"), with("2"));
+        assert_ne!(with(""), input_hash(&plain), "an empty value is a value");
+        // Other annotations are not inputs.
+        let mut other = plain.clone();
+        other.metadata.annotations = Some([("example.com/note".to_owned(), "x".to_owned())].into());
+        assert_eq!(input_hash(&other), input_hash(&plain));
     }
 
     #[test]

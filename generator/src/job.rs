@@ -45,7 +45,7 @@ pub async fn run(args: &JobArgs) -> Result<String, String> {
         .get(&args.name)
         .await
         .map_err(|e| format!("cannot read BuilderPlayground {id}: {}", api_error_message(&e)))?;
-    let hash = input_hash(&playground.spec);
+    let hash = input_hash(&playground);
     if hash != args.hash {
         return Err(format!(
             "BuilderPlayground {id} changed since this Job was created (input hash {} is now {}); a newer Job renders it",

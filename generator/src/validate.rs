@@ -26,6 +26,7 @@ pub fn validate(spec: &BuilderPlaygroundSpec) -> Vec<SpecError> {
     }
     validate_storage(spec, &mut errors);
     validate_artifacts(spec, &mut errors);
+    validate_lifetime(spec, &mut errors);
     let mut containers: BTreeMap<String, &str> = BTreeMap::new();
     let services: BTreeMap<&str, &ServiceSpec> = spec.services.iter().map(|s| (s.name.as_str(), s)).collect();
     for (i, svc) in spec.services.iter().enumerate() {
@@ -166,6 +167,26 @@ fn validate_artifacts(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>)
             "spec.artifacts.digest",
             format!("{:?} is not sha256:<64 lowercase hex digits>", artifacts.digest),
         ));
+    }
+}
+
+/// The longest `spec.lifetime`, in hours: ten years, far beyond any devnet, and a deletion time
+/// every timestamp can hold.
+pub const MAX_LIFETIME_HOURS: u64 = 87_600;
+
+fn validate_lifetime(spec: &BuilderPlaygroundSpec, errors: &mut Vec<SpecError>) {
+    let Some(lifetime) = &spec.lifetime else { return };
+    match duration::parse(lifetime) {
+        Err(e) => errors.push(SpecError::field("spec.lifetime", e)),
+        Ok(0) => errors.push(SpecError::field(
+            "spec.lifetime",
+            format!("duration {lifetime:?} would delete the playground at once; leave lifetime out to keep it"),
+        )),
+        Ok(nanos) if nanos > MAX_LIFETIME_HOURS * 3_600_000_000_000 => errors.push(SpecError::field(
+            "spec.lifetime",
+            format!("duration {lifetime:?} is longer than {MAX_LIFETIME_HOURS}h (ten years)"),
+        )),
+        Ok(_) => {}
     }
 }
 
@@ -368,6 +389,25 @@ mod tests {
         assert_eq!(m, [r#"service "el_hm": name: container name "el-hm" collides with service "el-hm""#]);
         let m = messages(&spec(vec![svc("EL")]));
         assert!(m[0].starts_with(r#"service "EL": name: cannot become a container name"#), "{m:?}");
+    }
+
+    #[test]
+    fn a_lifetime_is_a_positive_go_duration_of_ten_years_at_most() {
+        let with = |lifetime: &str| {
+            let mut s = spec(vec![svc("el")]);
+            s.lifetime = Some(lifetime.into());
+            messages(&s)
+        };
+        for fine in ["20s", "2h", "1h30m", "0.5s", "87600h"] {
+            assert_eq!(with(fine), Vec::<String>::new(), "{fine}");
+        }
+        assert_eq!(with("banana"), [r#"spec.lifetime: duration "banana" is malformed"#]);
+        assert_eq!(with("20"), [r#"spec.lifetime: duration "20" is missing a unit (ns, us, ms, s, m, h)"#]);
+        assert_eq!(with("-1h"), [r#"spec.lifetime: duration "-1h" is negative"#]);
+        let zero = r#"spec.lifetime: duration "0s" would delete the playground at once; leave lifetime out to keep it"#;
+        assert_eq!(with("0s"), [zero]);
+        assert_eq!(with("87600h1ns"), [r#"spec.lifetime: duration "87600h1ns" is longer than 87600h (ten years)"#]);
+        assert_eq!(with("99999999999999h").len(), 1, "too large to parse is one error");
     }
 
     #[test]

@@ -53,7 +53,7 @@ fn crd_shape() {
     assert!(version["subresources"]["status"].is_object());
     let columns: Vec<&str> =
         version["additionalPrinterColumns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(columns, ["Recipe", "Phase", "Ready", "Age"]);
+    assert_eq!(columns, ["Recipe", "Phase", "Ready", "Age", "Expires"]);
     let schema = &version["schema"]["openAPIV3Schema"];
     let conditions = &schema["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], "map");

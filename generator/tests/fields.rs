@@ -206,7 +206,7 @@ fn a_bare_playground_gets_nothing_it_did_not_ask_for() {
 #[test]
 fn phases_are_named_as_the_api_spells_them() {
     let names = Phase::ALL.map(Phase::as_str);
-    assert_eq!(names, ["Pending", "Generating", "Deploying", "Running", "Degraded", "Failed"]);
+    assert_eq!(names, ["Pending", "Generating", "Deploying", "Running", "Degraded", "Failed", "Suspended"]);
     for phase in Phase::ALL {
         assert_eq!(json_of(&phase), json!(phase.as_str()));
     }

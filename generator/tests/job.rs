@@ -152,7 +152,7 @@ fn applied(server: &ApiServer) -> (Request, Rendered) {
 #[test]
 fn the_job_applies_the_rendered_podspec_as_the_playgrounds_configmap() {
     let pg = playground_l1();
-    let hash = input_hash(&pg.spec);
+    let hash = input_hash(&pg);
     let server = ApiServer::start(serde_json::to_value(&pg).unwrap());
     let out = run_job(&server, &["--hash", &hash, "--unpack-image", "op:1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -189,7 +189,7 @@ fn the_job_applies_the_rendered_podspec_as_the_playgrounds_configmap() {
 fn an_old_api_server_gets_plain_containers() {
     let pg = playground_l1();
     let server = ApiServer::start(serde_json::to_value(&pg).unwrap());
-    let out = run_job(&server, &["--hash", &input_hash(&pg.spec), "--no-native-sidecars"]);
+    let out = run_job(&server, &["--hash", &input_hash(&pg), "--no-native-sidecars"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (_, rendered) = applied(&server);
     assert!(!rendered.start_order_enforced);
@@ -201,7 +201,7 @@ fn a_generated_manifest_supplies_the_services_and_the_artifacts_directory() {
     let mut pg = playground_l1();
     pg.spec.services.clear();
     pg.spec.recipe = Some("l1".into());
-    let hash = input_hash(&pg.spec);
+    let hash = input_hash(&pg);
     let server = ApiServer::start(serde_json::to_value(&pg).unwrap());
     let manifest = fixture_path(L1_HEAD);
     let out = run_job(&server, &["--hash", &hash, "--manifest", manifest.to_str().unwrap()]);
@@ -223,7 +223,7 @@ fn a_changed_playground_is_left_to_a_newer_job() {
         text(&out.stderr),
         format!(
             "BuilderPlayground dev/l1 changed since this Job was created (input hash 00000000 is now {}); a newer Job renders it\n",
-            &input_hash(&pg.spec)[..8]
+            &input_hash(&pg)[..8]
         )
     );
     assert!(server.requests().iter().all(|r| r.method == "GET"), "nothing applied");
@@ -238,7 +238,7 @@ fn a_missing_bundle_part_stops_the_job_before_rendering() {
     });
     let server = ApiServer::start(serde_json::to_value(&pg).unwrap());
     let parts = tempfile::tempdir().unwrap();
-    let out = run_job(&server, &["--hash", &input_hash(&pg.spec), "--bundle", parts.path().to_str().unwrap()]);
+    let out = run_job(&server, &["--hash", &input_hash(&pg), "--bundle", parts.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod error;
 pub mod events;
 pub mod leader;
+pub mod lifetime;
 pub mod metrics;
 pub mod run;
 pub mod security;

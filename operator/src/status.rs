@@ -14,6 +14,7 @@ pub const READY: &str = "Ready";
 pub const GENERATED: &str = "Generated";
 pub const DEPLOYED: &str = "Deployed";
 pub const EXPOSED: &str = "Exposed";
+pub const SUSPENDED: &str = "Suspended";
 
 /// How the playground's Service stands. It only exposes the devnet, so its failure is a
 /// condition of its own and never keeps the Pod from running.
@@ -150,15 +151,71 @@ pub fn compute(
             status.service_statuses = services;
         }
     }
-    conditions.sort_by_key(|c| match c.type_.as_str() {
+    conditions.sort_by_key(order);
+    status.conditions = conditions;
+    status
+}
+
+/// Where a condition goes in the list: ours in a fixed order, then other writers' as they came.
+fn order(c: &Condition) -> u8 {
+    match c.type_.as_str() {
         READY => 0,
         GENERATED => 1,
         DEPLOYED => 2,
         EXPOSED => 3,
-        _ => 4,
-    });
-    status.conditions = conditions;
-    status
+        SUSPENDED => 4,
+        _ => 5,
+    }
+}
+
+/// What a suspended playground keeps and loses, as its conditions tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Suspension {
+    /// The Pod is still terminating.
+    pub pod_terminating: bool,
+    /// The generator Job has not delivered yet: it runs to its end, and no Pod follows.
+    pub generating: bool,
+    /// The storage is an emptyDir, whose files went with the Pod.
+    pub ephemeral: bool,
+}
+
+/// Marks a computed status as suspended (`Some`): phase Suspended, Ready and Deployed False
+/// with reason Suspended, and a Suspended condition saying what is kept and what is lost;
+/// Generated stays as the stage had it. `None` after a suspension: the Suspended condition
+/// turns False, reason Resumed (as a Job's does); never suspended: nothing changes.
+pub fn suspend(
+    status: &mut BuilderPlaygroundStatus,
+    suspension: Option<Suspension>,
+    generation: Option<i64>,
+    now: &str,
+) {
+    let conditions = &mut status.conditions;
+    let Some(s) = suspension else {
+        if conditions.iter().any(|c| c.type_ == SUSPENDED && c.status == "True") {
+            let message =
+                "spec.suspend is false: the Pod is created again from the kept PodSpec, artifacts and JWT Secret";
+            set_condition(conditions, SUSPENDED, "False", "Resumed", message.into(), generation, now);
+            conditions.sort_by_key(order);
+        }
+        return;
+    };
+    let pod = if s.pod_terminating { "the Pod is being deleted" } else { "the Pod is deleted" };
+    let kept = if s.ephemeral {
+        "the rendered PodSpec and the JWT Secret are kept; the storage is ephemeral (an emptyDir): its files went with the Pod, and an artifacts bundle is unpacked again on resume"
+    } else {
+        "the storage with its artifacts, the rendered PodSpec and the JWT Secret are kept"
+    };
+    let generating =
+        if s.generating { "; the generator Job runs to its end, and no Pod is created while suspended" } else { "" };
+    let message = format!(
+        "spec.suspend is true: {pod}; {kept}{generating}; setting it to false starts the same devnet again (the services' own volumes start empty)"
+    );
+    status.phase = Some(Phase::Suspended);
+    set_condition(conditions, READY, "False", "Suspended", message.clone(), generation, now);
+    let deployed = format!("{pod} while the playground is suspended");
+    set_condition(conditions, DEPLOYED, "False", "Suspended", deployed, generation, now);
+    set_condition(conditions, SUSPENDED, "True", "Suspended", message, generation, now);
+    conditions.sort_by_key(order);
 }
 
 /// Sets a condition; its transition time moves only when its status changes.
@@ -785,6 +842,82 @@ spec:
         let s = deployed(&r, vec![fresh, cs("el-healthmon", true, 0, running())], None);
         assert_eq!(s.phase, Some(Phase::Deploying));
         assert_eq!(s.service_statuses["el"].message, "readiness probe not passing yet");
+    }
+
+    #[test]
+    fn a_suspended_playground_says_what_it_keeps_and_turns_resumed_once() {
+        let r = rendered();
+        let ready = || vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())];
+        let at = |pod: Option<&Pod>, previous: Option<&BuilderPlaygroundStatus>, now: &str, s: Option<Suspension>| {
+            let stage = Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod,
+                exposure: Exposure::Applied("l1".into()),
+            };
+            let mut status = compute(&stage, previous, Some(2), now);
+            suspend(&mut status, s, Some(2), now);
+            status
+        };
+        let running_pod = pod(ready());
+        let never = at(Some(&running_pod), None, "T1", None);
+        assert_eq!(never.phase, Some(Phase::Running));
+        assert!(never.conditions.iter().all(|c| c.type_ != SUSPENDED), "never suspended: no condition");
+
+        // Suspended while the Pod terminates, then once it is gone.
+        let terminating = Suspension { pod_terminating: true, ..Default::default() };
+        let s = at(Some(&running_pod), Some(&never), "T2", Some(terminating));
+        assert_eq!(s.phase, Some(Phase::Suspended));
+        let view: Vec<(&str, &str, &str, &str)> = s
+            .conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_str(), c.last_transition_time.as_str()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (READY, "False", "Suspended", "T2"),
+                (GENERATED, "True", "Generated", "T1"),
+                (DEPLOYED, "False", "Suspended", "T2"),
+                (EXPOSED, "True", "ServiceApplied", "T1"),
+                (SUSPENDED, "True", "Suspended", "T2"),
+            ]
+        );
+        let message = &s.conditions[4].message;
+        assert!(message.starts_with("spec.suspend is true: the Pod is being deleted; the storage with its artifacts, the rendered PodSpec and the JWT Secret are kept"), "{message}");
+        assert!(!message.contains("ephemeral") && !message.contains("generator"), "{message}");
+        let gone = at(None, Some(&s), "T3", Some(Suspension::default()));
+        assert!(gone.conditions[4].message.starts_with("spec.suspend is true: the Pod is deleted;"));
+        assert_eq!(gone.conditions[4].last_transition_time, "T2", "still suspended: no transition");
+        assert_eq!(at(None, Some(&gone), "T4", Some(Suspension::default())), gone, "settled: nothing to write");
+
+        // Resumed: the condition turns False once, and stays as it is.
+        let resumed = at(Some(&running_pod), Some(&gone), "T5", None);
+        assert_eq!(resumed.phase, Some(Phase::Running));
+        let c = resumed.conditions.iter().find(|c| c.type_ == SUSPENDED).unwrap();
+        assert_eq!((c.status.as_str(), c.reason.as_str(), c.last_transition_time.as_str()), ("False", "Resumed", "T5"));
+        assert_eq!(at(Some(&running_pod), Some(&resumed), "T6", None), resumed);
+        let ready = resumed.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.last_transition_time.as_str()), ("True", "T5"));
+    }
+
+    #[test]
+    fn suspended_while_generating_on_ephemeral_storage_says_what_is_lost() {
+        let mut s = compute(&Stage::Generating { job: "l1-gen-1".into() }, None, Some(1), "T1");
+        suspend(&mut s, Some(Suspension { pod_terminating: false, generating: true, ephemeral: true }), Some(1), "T1");
+        assert_eq!(s.phase, Some(Phase::Suspended));
+        let generated = s.conditions.iter().find(|c| c.type_ == GENERATED).unwrap();
+        assert_eq!((generated.status.as_str(), generated.reason.as_str()), ("False", "Generating"));
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.reason, "Suspended");
+        assert_eq!(
+            ready.message,
+            "spec.suspend is true: the Pod is deleted; the rendered PodSpec and the JWT Secret are kept; the storage \
+             is ephemeral (an emptyDir): its files went with the Pod, and an artifacts bundle is unpacked again on \
+             resume; the generator Job runs to its end, and no Pod is created while suspended; setting it to false \
+             starts the same devnet again (the services' own volumes start empty)"
+        );
     }
 
     #[test]

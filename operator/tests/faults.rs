@@ -244,7 +244,7 @@ async fn playgrounds_come_up_through_operator_kills_and_control_plane_restarts()
     let pods = Api::<Pod>::namespaced(client.clone(), &ns).list(&ListParams::default()).await.unwrap().items;
     for pg in &list {
         let name = pg.metadata.name.clone().unwrap();
-        let hash = input_hash(&pg.spec);
+        let hash = input_hash(pg);
         let own: Vec<&Job> = jobs
             .iter()
             .filter(|j| j.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/instance")) == Some(&name))

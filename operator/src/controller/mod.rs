@@ -10,15 +10,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bp_generator::cluster::REGENERATE_ANNOTATION;
 use bp_generator::{BuilderPlayground, Rendered};
 use futures::StreamExt;
-use kube::Client;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Reporter;
 
 use crate::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{PredicateConfig, WatchStreamExt, predicates};
+use kube::runtime::{PredicateConfig, WatchStreamExt};
+use kube::{Client, ResourceExt};
 use tracing::warn;
 
 use crate::children::job::GeneratorConfig;
@@ -130,11 +131,13 @@ impl Context {
     }
 }
 
-/// The check of a spec and its generator input hash, valid for one uid and generation.
+/// The check of a spec and its generator input hash, valid for one uid, generation and
+/// regenerate token (the annotation changes no generation).
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedSpec {
     pub uid: String,
     pub generation: i64,
+    pub regenerate: Option<String>,
     pub verdict: Result<(), String>,
     pub hash: String,
 }
@@ -172,7 +175,7 @@ pub async fn run(
     let (reader, writer) = store;
     let playgrounds = watches::playgrounds(ctx.clone(), namespace.as_deref(), writer)
         // Status writes bump no generation: our own patches do not trigger reconciles.
-        .predicate_filter(predicates::generation, PredicateConfig::default());
+        .predicate_filter(generation_or_regenerate, PredicateConfig::default());
     // Secrets are not watched (that would need list/watch on every Secret): the JWT Secret
     // is only ever created, when the Pod is.
     let (jobs, configmaps, pods, services) = watches::owned(&ctx.client, namespace.as_deref(), &ctx.stores, writers);
@@ -189,6 +192,16 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// What makes a changed playground worth a reconcile: its generation (status writes bump
+/// none) and the regenerate annotation, which is metadata and bumps none either.
+fn generation_or_regenerate(pg: &BuilderPlayground) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pg.metadata.generation.hash(&mut hasher);
+    pg.annotations().get(REGENERATE_ANNOTATION).hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// One reconciliation, timed and counted; errors are also surfaced as a condition and event.
@@ -243,6 +256,26 @@ pub fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_regenerate_value_is_a_change_and_other_metadata_is_not() {
+        let pg = crate::children::fixture::playground();
+        let base = generation_or_regenerate(&pg);
+        let mut noted = pg.clone();
+        noted.annotations_mut().insert("example.com/note".into(), "x".into());
+        noted.status = Some(Default::default());
+        assert_eq!(generation_or_regenerate(&noted), base, "other annotations and status are no change");
+        let with = |value: &str| {
+            let mut pg = pg.clone();
+            pg.annotations_mut().insert(REGENERATE_ANNOTATION.into(), value.into());
+            generation_or_regenerate(&pg)
+        };
+        assert_ne!(with("1"), base);
+        assert_ne!(with("1"), with("2"));
+        let mut edited = pg.clone();
+        edited.metadata.generation = Some(2);
+        assert_ne!(generation_or_regenerate(&edited), base, "a spec change");
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_caps() {

@@ -5,15 +5,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bp_generator::api::StorageType;
 use bp_generator::cluster::{
-    FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, generator_job_name, input_hash, podspec_configmap_name,
-    read_rendered, short_hash,
+    FIELD_MANAGER, HASH_ANNOTATION, INSTANCE_LABEL, REGENERATE_ANNOTATION, generator_job_name, input_hash,
+    podspec_configmap_name, read_rendered, short_hash,
 };
 use bp_generator::{BuilderPlayground, Rendered};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -26,7 +29,8 @@ use super::{CheckedSpec, Context, RESYNC, RefusedService, SHORT_WAIT};
 use crate::check::check_spec;
 use crate::children;
 use crate::error::{Context as _, Error};
-use crate::status::{self, Exposure, Stage};
+use crate::lifetime;
+use crate::status::{self, Exposure, Stage, Suspension};
 
 pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<Action, Error> {
     let name = pg.name_any();
@@ -39,45 +43,90 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
         // The owned watches have not listed yet: an empty store is not "no children".
         return Ok(Action::requeue(SHORT_WAIT));
     }
+    let expiry = lifetime::expiry(pg);
+    let left = expiry.map(|at| lifetime::left(at, Timestamp::now()));
+    if left == Some(Duration::ZERO) {
+        return expire(pg, ctx, &ns).await;
+    }
+    let next = reconcile_spec(pg, ctx, &name, &ns, expiry).await?;
+    // Back at the expiry at the latest. A playground that waits for a change looks at a far
+    // expiry every RESYNC instead of in one long timer (the requeue queue holds about two
+    // years at most); a changed lifetime is a change, seen at once.
+    let next = match (next, left) {
+        (Some(next), Some(left)) => Some(next.min(left)),
+        (None, Some(left)) => Some(left.min(RESYNC)),
+        (next, None) => next,
+    };
+    Ok(next.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Everything but the lifetime; returns when to come back (`None`: on a change only).
+async fn reconcile_spec(
+    pg: &BuilderPlayground,
+    ctx: &Context,
+    name: &str,
+    ns: &str,
+    expiry: Option<Timestamp>,
+) -> Result<Option<Duration>, Error> {
     let key = ObjectRef::from_obj(pg);
     let previous = pg.status.as_ref();
     let generation = pg.metadata.generation;
     let now = now();
+    let expires_at = expiry.map(|at| at.to_string());
 
     let (verdict, hash) = checked_spec(pg, ctx, &key);
     if let Err(message) = verdict {
-        let status = status::compute(&Stage::Invalid { message }, previous, generation, &now);
-        return Ok(after(publish_status(pg, ctx, status).await?, Action::await_change()));
+        let mut status = status::compute(&Stage::Invalid { message }, previous, generation, &now);
+        status.expires_at = expires_at;
+        return Ok(after(publish_status(pg, ctx, status).await?, None));
     }
 
-    let job_name = generator_job_name(&name, &hash);
-    let configmap = podspec_configmap_name(&name);
-    let rendered = current_rendered(ctx, &key, &ns, &configmap, &hash);
+    let job_name = generator_job_name(name, &hash);
+    let configmap = podspec_configmap_name(name);
+    let rendered = current_rendered(ctx, &key, ns, &configmap, &hash);
+    let suspended = pg.spec.suspend;
+    let ephemeral = pg.storage_type() == StorageType::Ephemeral;
 
     let Some(rendered) = rendered else {
-        let stage = generate(pg, ctx, &ns, &hash, &job_name).await?;
+        let stage = generate(pg, ctx, ns, &hash, &job_name).await?;
         let waiting = matches!(stage, Stage::Generating { .. });
-        let status = status::compute(&stage, previous, generation, &now);
+        let mut status = status::compute(&stage, previous, generation, &now);
+        status.expires_at = expires_at;
+        // Suspended while generating: the Job runs to its end (a Pod of an earlier spec goes).
+        let suspension = if suspended {
+            Some(Suspension { pod_terminating: stop_pod(ctx, ns, name).await?, generating: waiting, ephemeral })
+        } else {
+            None
+        };
+        status::suspend(&mut status, suspension, generation, &now);
         let published = publish_status(pg, ctx, status).await?;
         // The Job and ConfigMap watches report progress; the requeue is a safety net.
-        return Ok(after(published, if waiting { Action::requeue(RESYNC) } else { Action::await_change() }));
+        return Ok(after(published, waiting.then_some(RESYNC)));
     };
 
-    let pod = deploy(pg, ctx, &ns, &hash, &rendered).await?;
-    let exposure = expose(pg, ctx, &ns, &rendered).await;
+    let suspension = if suspended {
+        Some(Suspension { pod_terminating: stop_pod(ctx, ns, name).await?, generating: false, ephemeral })
+    } else {
+        None
+    };
+    let pod = if suspended { None } else { deploy(pg, ctx, ns, &hash, &rendered).await? };
+    // The Service stays while suspended: its address is the same when the devnet resumes.
+    let exposure = expose(pg, ctx, ns, &rendered).await;
     let exposed = !matches!(exposure, Exposure::Failed(_));
     let stage = Stage::Deployed { job: job_name.clone(), configmap, rendered: &rendered, pod: pod.as_ref(), exposure };
-    let status = status::compute(&stage, previous, generation, &now);
+    let mut status = status::compute(&stage, previous, generation, &now);
+    status.expires_at = expires_at;
+    status::suspend(&mut status, suspension, generation, &now);
     let first_time_for_hash = previous.and_then(|s| s.pod_spec_config_map.as_ref()).is_none()
         || previous.and_then(|s| s.generator_job.as_deref()) != Some(job_name.as_str());
     if first_time_for_hash {
-        remove_old_jobs(ctx, &ns, &name, &hash).await?;
+        remove_old_jobs(ctx, ns, name, &hash).await?;
     }
-    let replacing = pod.is_none();
+    let replacing = pod.is_none() && !suspended;
     let published = publish_status(pg, ctx, status).await?;
     Ok(after(
         published,
-        Action::requeue(if replacing {
+        Some(if replacing {
             SHORT_WAIT
         } else if !exposed {
             // The Service is retried on its own; the devnet runs meanwhile.
@@ -90,8 +139,8 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
 }
 
 /// The spec's verdict ([`check_spec`]: it renders the whole PodSpec) and its generator input
-/// hash, computed once per uid and generation: a spec changes only with its generation, and
-/// most reconciles come from the children's changes.
+/// hash, computed once per uid, generation and regenerate token: a spec changes only with its
+/// generation, and most reconciles come from the children's changes.
 fn checked_spec(
     pg: &BuilderPlayground,
     ctx: &Context,
@@ -99,30 +148,76 @@ fn checked_spec(
 ) -> (Result<(), String>, String) {
     let compute = || {
         let config = &ctx.generator;
-        (check_spec(pg, config.native_sidecars, &config.allowed_host_paths), input_hash(&pg.spec))
+        (check_spec(pg, config.native_sidecars, &config.allowed_host_paths), input_hash(pg))
     };
     let (Some(uid), Some(generation)) = (pg.metadata.uid.as_deref(), pg.metadata.generation) else {
         return compute();
     };
+    let token = pg.annotations().get(REGENERATE_ANNOTATION).cloned();
     let cached = ctx.checks.lock().ok().and_then(|c| {
-        c.get(key).filter(|e| e.uid == uid && e.generation == generation).map(|e| (e.verdict.clone(), e.hash.clone()))
+        c.get(key)
+            .filter(|e| e.uid == uid && e.generation == generation && e.regenerate == token)
+            .map(|e| (e.verdict.clone(), e.hash.clone()))
     });
     if let Some(hit) = cached {
         return hit;
     }
     let (verdict, hash) = compute();
     if let Ok(mut c) = ctx.checks.lock() {
-        let entry = CheckedSpec { uid: uid.to_owned(), generation, verdict: verdict.clone(), hash: hash.clone() };
+        let entry = CheckedSpec {
+            uid: uid.to_owned(),
+            generation,
+            regenerate: token,
+            verdict: verdict.clone(),
+            hash: hash.clone(),
+        };
         c.insert(key.clone(), entry);
     }
     (verdict, hash)
 }
 
-/// The next reconcile: `action`, or sooner when a status change waits to be written.
-fn after(published: Published, action: Action) -> Action {
+/// The playground outlived `spec.lifetime`: an Expired event, then the playground itself is
+/// deleted, and the garbage collector removes what it owns (background propagation: the
+/// playground goes at once, its Pod after its grace period). Only this very object, as the
+/// reconciler saw it: a playground changed since (a longer lifetime, say) or made anew under
+/// the same name is looked at again instead.
+async fn expire(pg: &BuilderPlayground, ctx: &Context, ns: &str) -> Result<Action, Error> {
+    let name = pg.name_any();
+    let lifetime = pg.spec.lifetime.as_deref().unwrap_or_default();
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Expired".into(),
+        note: Some(format!("spec.lifetime {lifetime} is over: deleting the playground and everything it owns")),
+        action: "Delete".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &pg.object_ref(&())).await {
+        warn!(error = %e, "cannot publish event");
+    }
+    let api: Api<BuilderPlayground> = Api::namespaced(ctx.client.clone(), ns);
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        preconditions: Some(Preconditions { uid: pg.uid(), resource_version: pg.resource_version() }),
+        ..Default::default()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => {
+            info!(playground = %format!("{ns}/{name}"), lifetime, "lifetime over: playground deleted");
+            Ok(Action::await_change())
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Action::await_change()),
+        // Changed since the watch saw it: the next reconcile decides on the new one.
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(Action::requeue(SHORT_WAIT)),
+        Err(e) => Err(Error::Kube { action: format!("delete BuilderPlayground {ns}/{name}"), source: e }),
+    }
+}
+
+/// The next reconcile: after `next` (`None`: on a change only), or sooner when a status change
+/// waits to be written.
+fn after(published: Published, next: Option<Duration>) -> Option<Duration> {
     match published {
-        Published::Done => action,
-        Published::Deferred(wait) => Action::requeue(wait),
+        Published::Done => next,
+        Published::Deferred(wait) => Some(wait),
     }
 }
 
@@ -175,6 +270,13 @@ async fn generate<'a>(
         apply(ctx, ns, &children::rbac::role(pg)).await?;
         apply(ctx, ns, &children::rbac::role_binding(pg)).await?;
         let sa = children::rbac::generator_name(pg);
+        // builder-playground writes onto the storage in the Job: a claim must be there first
+        // (its Pod would wait for it, and the claim would come only with the devnet's Pod).
+        if pg.spec.generation().is_some()
+            && let Some(pvc) = children::pvc::build(pg)
+        {
+            create_if_missing(ctx, ns, &pvc).await?;
+        }
         apply(ctx, ns, &children::job::build(pg, hash, &sa, &ctx.generator)).await?;
         info!(playground = %format!("{ns}/{}", pg.name_any()), job = job_name, "generator Job created");
         return Ok(Stage::Generating { job: job_name.into() });
@@ -235,13 +337,7 @@ async fn deploy(
             // Pod specs are immutable: an old one goes, and the next reconcile creates anew.
             if pod.metadata.deletion_timestamp.is_none() {
                 info!(pod = %format!("{ns}/{name}"), "replacing the Pod of an older spec");
-                let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
-                match pods.delete(&name, &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    // The watch was behind: it is gone already.
-                    Err(kube::Error::Api(status)) if status.code == 404 => {}
-                    Err(e) => return Err(Error::Kube { action: format!("delete Pod {ns}/{name}"), source: e }),
-                }
+                delete_pod(ctx, ns, &name).await?;
             }
             Ok(None)
         }
@@ -251,6 +347,27 @@ async fn deploy(
             info!(pod = %format!("{ns}/{name}"), "Pod created");
             Ok(Some(pod))
         }
+    }
+}
+
+/// Suspended: the playground's Pod (of any spec) goes unless it is going already. Tells
+/// whether one is still there, terminating.
+async fn stop_pod(ctx: &Context, ns: &str, name: &str) -> Result<bool, Error> {
+    let Some(pod) = ctx.stores.pods.get(&ObjectRef::new(name).within(ns)) else { return Ok(false) };
+    if pod.metadata.deletion_timestamp.is_none() {
+        info!(pod = %format!("{ns}/{name}"), "suspended: deleting the Pod");
+        delete_pod(ctx, ns, name).await?;
+    }
+    Ok(true)
+}
+
+async fn delete_pod(ctx: &Context, ns: &str, name: &str) -> Result<(), Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    match pods.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        // The watch was behind: it is gone already.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(Error::Kube { action: format!("delete Pod {ns}/{name}"), source: e }),
     }
 }
 
@@ -485,7 +602,7 @@ mod tests {
         });
         let action = reconcile_playground(&pg, &ctx).await.unwrap();
         assert_eq!(action, Action::requeue(RESYNC));
-        let hash = input_hash(&pg.spec);
+        let hash = input_hash(&pg);
         let job = generator_job_name("l1", &hash);
         assert_eq!(
             seen.await.unwrap(),
@@ -499,12 +616,41 @@ mod tests {
         );
     }
 
-    /// Everything in place and the status already says so: no request at all.
+    /// `generate` onto a claim: the claim comes before the Job that writes onto it.
     #[tokio::test]
-    async fn a_settled_playground_costs_no_request() {
+    async fn a_generated_playground_on_a_claim_gets_the_claim_before_its_job() {
         let mut pg = playground();
-        let hash = input_hash(&pg.spec);
-        let rendered = render(&pg, &RenderOptions::default()).unwrap();
+        pg.spec.services.clear();
+        pg.spec.recipe = Some("l1".into());
+        pg.spec.storage =
+            Some(bp_generator::api::StorageSpec { storage_type: Some(StorageType::Pvc), ..Default::default() });
+        let pg_json = serde_json::to_vec(&pg).unwrap();
+        let (ctx, _writers, seen) =
+            context(move |_, path, body| if path.ends_with("/status") { pg_json.clone() } else { body.to_vec() });
+        reconcile_playground(&pg, &ctx).await.unwrap();
+        let job = generator_job_name("l1", &input_hash(&pg));
+        let seen = seen.await.unwrap();
+        assert_eq!(
+            seen[3..5],
+            [
+                "POST /api/v1/namespaces/dev/persistentvolumeclaims".to_owned(),
+                format!("PATCH /apis/batch/v1/namespaces/dev/jobs/{job}"),
+            ],
+            "{seen:#?}"
+        );
+    }
+
+    /// A running playground's children as the watches have them, and its status saying so.
+    struct Settled {
+        job: Job,
+        configmap: ConfigMap,
+        pod: Pod,
+        service: k8s_openapi::api::core::v1::Service,
+    }
+
+    fn settle(pg: &mut BuilderPlayground) -> Settled {
+        let hash = input_hash(pg);
+        let rendered = render(pg, &RenderOptions::default()).unwrap();
         let meta = |name: &str| kube::api::ObjectMeta {
             name: Some(name.into()),
             namespace: Some("dev".into()),
@@ -519,13 +665,13 @@ mod tests {
             data: Some(BTreeMap::from([(RENDERED_KEY.to_owned(), serde_json::to_string(&rendered).unwrap())])),
             ..Default::default()
         };
-        let mut pod = children::pod::build(&pg, &rendered, &hash);
+        let mut pod = children::pod::build(pg, &rendered, &hash);
         let ready = |name: &str| ContainerStatus { name: name.into(), ready: true, ..Default::default() };
         pod.status = Some(PodStatus {
             container_statuses: Some(rendered.containers.values().map(|c| ready(c)).collect()),
             ..Default::default()
         });
-        let service = with_applied_digest(children::service::build(&pg, &rendered).unwrap());
+        let service = with_applied_digest(children::service::build(pg, &rendered).unwrap());
         let stage = Stage::Deployed {
             job: job_name.clone(),
             configmap: podspec_configmap_name("l1"),
@@ -535,8 +681,16 @@ mod tests {
         };
         pg.status = Some(status::compute(&stage, None, pg.metadata.generation, "2026-11-30T00:00:00Z"));
         assert_eq!(pg.status.as_ref().unwrap().phase, Some(Phase::Running), "the fixture is settled");
+        Settled { job, configmap, pod, service }
+    }
+
+    /// Everything in place and the status already says so: no request at all.
+    #[tokio::test]
+    async fn a_settled_playground_costs_no_request() {
+        let mut pg = playground();
+        let world = settle(&mut pg);
         let (ctx, mut writers, seen) = context(|_, _, body| body.to_vec());
-        writers.fill(vec![job], vec![configmap], vec![pod], vec![service]);
+        writers.fill(vec![world.job], vec![world.configmap], vec![world.pod], vec![world.service]);
         let action = reconcile_playground(&pg, &ctx).await.unwrap();
         assert_eq!(action, Action::requeue(RESYNC));
         assert_eq!(seen.await.unwrap(), Vec::<String>::new());
@@ -554,7 +708,7 @@ mod tests {
         let key = ObjectRef::from_obj(&pg);
         let (verdict, hash) = checked_spec(&pg, &ctx, &key);
         assert_eq!(verdict, Ok(()));
-        assert_eq!(hash, input_hash(&pg.spec));
+        assert_eq!(hash, input_hash(&pg));
         let mut broken = pg.clone();
         broken.spec.services[0].args.push("{{Service \"nope\" \"http\" \"http\" \"\"}}".into());
         assert_eq!(checked_spec(&broken, &ctx, &key), (Ok(()), hash.clone()), "same uid and generation: cached");
@@ -569,6 +723,13 @@ mod tests {
         // Without uid or generation (never from the API server) nothing is cached.
         broken.metadata.uid = None;
         assert!(checked_spec(&broken, &ctx, &key).0.is_err());
+        // A new regenerate token is a new input: hashed anew under the same generation.
+        let mut regenerated = other.clone();
+        regenerated.metadata.annotations =
+            Some([(bp_generator::cluster::REGENERATE_ANNOTATION.to_owned(), "1".to_owned())].into());
+        let (verdict, regenerated_hash) = checked_spec(&regenerated, &ctx, &key);
+        assert_eq!((verdict, regenerated_hash.clone()), (Ok(()), input_hash(&regenerated)));
+        assert_ne!(regenerated_hash, input_hash(&other));
     }
 
     /// A deleted playground leaves nothing behind in the reconciler's memory: the playground
@@ -587,6 +748,116 @@ mod tests {
         let event = super::super::watches::decode_event(&ctx, Ok(kube::runtime::watcher::Event::Delete(object))).await;
         assert!(matches!(event, Ok(Some(kube::runtime::watcher::Event::Delete(_)))));
         assert_eq!(ctx.remembered(), 0);
+    }
+
+    /// Suspending a running playground deletes its Pod and nothing else (no Job, no apply):
+    /// then the status write and its Suspended event.
+    #[tokio::test]
+    async fn suspending_deletes_the_pod_and_nothing_else() {
+        let mut pg = playground();
+        let world = settle(&mut pg);
+        pg.spec.suspend = true;
+        pg.metadata.generation = Some(2);
+        let pod_json = serde_json::to_vec(&world.pod).unwrap();
+        let pg_json = serde_json::to_vec(&pg).unwrap();
+        let (ctx, mut writers, seen) = context(move |method, path, body| match method {
+            "DELETE" => pod_json.clone(),
+            _ if path.ends_with("/status") => pg_json.clone(),
+            _ => body.to_vec(),
+        });
+        writers.fill(vec![world.job], vec![world.configmap], vec![world.pod], vec![world.service]);
+        let action = reconcile_playground(&pg, &ctx).await.unwrap();
+        assert_eq!(action, Action::requeue(RESYNC), "the Pod watch reports when the Pod is gone");
+        assert_eq!(
+            seen.await.unwrap(),
+            [
+                "DELETE /api/v1/namespaces/dev/pods/l1",
+                "PATCH /apis/playground.flashbots.io/v1alpha1/namespaces/dev/builderplaygrounds/l1/status",
+                "POST /apis/events.k8s.io/v1/namespaces/dev/events",
+            ]
+        );
+    }
+
+    /// Suspended, the Pod gone, the status saying so: no request at all, and the hash (so the
+    /// generator Job) is the running playground's.
+    #[tokio::test]
+    async fn a_settled_suspended_playground_costs_no_request() {
+        let mut pg = playground();
+        let world = settle(&mut pg);
+        let running_hash = input_hash(&pg);
+        pg.spec.suspend = true;
+        assert_eq!(input_hash(&pg), running_hash, "suspend is no input of the generator");
+        let rendered = render(&pg, &RenderOptions::default()).unwrap();
+        let stage = Stage::Deployed {
+            job: generator_job_name("l1", &running_hash),
+            configmap: podspec_configmap_name("l1"),
+            rendered: &rendered,
+            pod: None,
+            exposure: Exposure::Applied("l1".into()),
+        };
+        let now = "2026-11-30T00:00:01Z";
+        let mut status = status::compute(&stage, pg.status.as_ref(), pg.metadata.generation, now);
+        status::suspend(&mut status, Some(Suspension::default()), pg.metadata.generation, now);
+        pg.status = Some(status);
+        let (ctx, mut writers, seen) = context(|_, _, body| body.to_vec());
+        writers.fill(vec![world.job], vec![world.configmap], vec![], vec![world.service]);
+        let action = reconcile_playground(&pg, &ctx).await.unwrap();
+        assert_eq!(action, Action::requeue(RESYNC));
+        assert_eq!(seen.await.unwrap(), Vec::<String>::new());
+    }
+
+    /// Past its lifetime: an Expired event, then the playground is deleted, only if it is
+    /// still the object the reconciler saw, and its children go with the garbage collector.
+    #[tokio::test]
+    async fn an_expired_playground_is_deleted_after_an_event() {
+        let mut pg = playground();
+        pg.spec.lifetime = Some("20s".into());
+        pg.metadata.resource_version = Some("41".into());
+        let created = Timestamp::now().checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(21)).unwrap();
+        pg.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(created));
+        let pg_json = serde_json::to_vec(&pg).unwrap();
+        let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        let (ctx, _writers, seen) = context(move |method, _, body| {
+            kept.lock().unwrap().push((method.to_owned(), body.to_vec()));
+            if method == "DELETE" { pg_json.clone() } else { body.to_vec() }
+        });
+        let action = reconcile_playground(&pg, &ctx).await.unwrap();
+        assert_eq!(action, Action::await_change());
+        assert_eq!(
+            seen.await.unwrap(),
+            [
+                "POST /apis/events.k8s.io/v1/namespaces/dev/events",
+                "DELETE /apis/playground.flashbots.io/v1alpha1/namespaces/dev/builderplaygrounds/l1",
+            ]
+        );
+        let bodies = bodies.lock().unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&bodies[0].1).unwrap();
+        assert_eq!(event["reason"], "Expired");
+        assert_eq!(event["note"], "spec.lifetime 20s is over: deleting the playground and everything it owns");
+        let delete: serde_json::Value = serde_json::from_slice(&bodies[1].1).unwrap();
+        assert_eq!(delete["propagationPolicy"], "Background");
+        assert_eq!(delete["preconditions"], serde_json::json!({"uid": "0b1c", "resourceVersion": "41"}));
+    }
+
+    /// Before its expiry a playground comes back at the expiry, not at the next resync.
+    #[tokio::test]
+    async fn a_playground_with_a_lifetime_comes_back_at_its_expiry() {
+        let mut pg = playground();
+        let world = settle(&mut pg);
+        pg.spec.lifetime = Some("1h".into());
+        let created = Timestamp::now().checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(3598)).unwrap();
+        pg.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(created));
+        let expires_at = lifetime::expiry(&pg).unwrap().to_string();
+        pg.status.as_mut().unwrap().expires_at = Some(expires_at);
+        let (ctx, mut writers, seen) = context(|_, _, body| body.to_vec());
+        writers.fill(vec![world.job], vec![world.configmap], vec![world.pod], vec![world.service]);
+        let action = reconcile_playground(&pg, &ctx).await.unwrap();
+        assert_eq!(seen.await.unwrap(), Vec::<String>::new(), "expiresAt is in the status already");
+        let shown = format!("{action:?}");
+        let delay = shown.split("Some(").nth(1).and_then(|d| d.split(')').next()).unwrap_or_default();
+        let seconds: f64 = delay.strip_suffix('s').and_then(|s| s.parse().ok()).unwrap_or(f64::MAX);
+        assert!((1.0..=2.0).contains(&seconds), "back in at most 2 s: {shown}");
     }
 
     /// A Service whose cached copy is not what the operator would apply is applied again.

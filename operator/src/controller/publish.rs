@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{Context, STATUS_COALESCE};
 use crate::error::Error;
-use crate::status::{DEPLOYED, EXPOSED, GENERATED, READY};
+use crate::status::{DEPLOYED, EXPOSED, GENERATED, READY, SUSPENDED};
 
 /// What became of a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,8 @@ pub(super) async fn publish_status(
         if type_ == READY && condition.status == "True" {
             observe_time_to_ready(ctx, pg);
         }
-        if warning || condition.status == "True" {
+        // Resumed is news too, though its condition is False.
+        if warning || condition.status == "True" || condition.reason == "Resumed" {
             let event = Event {
                 type_: if warning { EventType::Warning } else { EventType::Normal },
                 reason: condition.reason.clone(),
@@ -104,7 +105,7 @@ fn transitions<'a>(
     previous: Option<&BuilderPlaygroundStatus>,
     status: &'a BuilderPlaygroundStatus,
 ) -> Vec<(&'static str, &'a bp_generator::api::Condition)> {
-    [READY, GENERATED, DEPLOYED, EXPOSED]
+    [READY, GENERATED, DEPLOYED, EXPOSED, SUSPENDED]
         .into_iter()
         .filter_map(|t| {
             let new = status.conditions.iter().find(|c| c.type_ == t)?;
@@ -126,14 +127,17 @@ fn observe_generator_duration(ctx: &Context, ns: &str, job: Option<&str>) {
     }
 }
 
-/// From the moment the playground last stopped being ready (or was created) to now.
+/// From the moment the playground last stopped being ready (or was created, or resumed: a
+/// suspended playground is not waiting to be ready) to now.
 fn observe_time_to_ready(ctx: &Context, pg: &BuilderPlayground) {
-    let since = pg
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
-        .and_then(|c| c.last_transition_time.parse::<k8s_openapi::jiff::Timestamp>().ok())
-        .or_else(|| pg.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    let transition = |type_: &str| {
+        pg.status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+            .and_then(|c| c.last_transition_time.parse::<k8s_openapi::jiff::Timestamp>().ok())
+    };
+    let since =
+        transition(READY).max(transition(SUSPENDED)).or_else(|| pg.metadata.creation_timestamp.as_ref().map(|t| t.0));
     if let Some(since) = since {
         let seconds = (k8s_openapi::jiff::Timestamp::now().as_millisecond() - since.as_millisecond()) as f64 / 1000.0;
         ctx.metrics.time_to_ready.observe(seconds.max(0.0));

@@ -321,6 +321,24 @@ pub fn cases() -> Vec<Case> {
             Status("service \"el\": readyCheck.startPeriod"),
         ),
         case(
+            "banana-lifetime",
+            vec![set("/spec/lifetime", json!("banana"))],
+            "spec.lifetime: duration \"banana\" is malformed",
+            Refused("spec.lifetime"),
+        ),
+        case(
+            "zero-lifetime",
+            vec![set("/spec/lifetime", json!("0s"))],
+            "spec.lifetime: duration \"0s\" would delete the playground at once",
+            Status("spec.lifetime: duration \"0s\" would delete the playground at once"),
+        ),
+        case(
+            "endless-lifetime",
+            vec![set("/spec/lifetime", json!("87601h"))],
+            "spec.lifetime: duration \"87601h\" is longer than 87600h (ten years)",
+            Status("spec.lifetime: duration \"87601h\" is longer than 87600h (ten years)"),
+        ),
+        case(
             "cmd-without-command",
             vec![set("/spec/services/0/readyCheck", json!({"test": ["CMD"]}))],
             "CMD needs a command",
