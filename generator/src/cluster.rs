@@ -19,9 +19,17 @@ pub const FIELD_MANAGER: &str = "bp-operator";
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
 /// Hash of everything a rendered PodSpec depends on: the spec and the operator version.
+/// `monitoring` is left out: it changes only the PodMonitor, never the Pod.
 pub fn input_hash(spec: &BuilderPlaygroundSpec) -> String {
     let mut hasher = Sha256::new();
     // Struct fields serialize in declaration order and maps are BTreeMaps: deterministic.
+    let unmonitored;
+    let spec = if spec.monitoring.is_some() {
+        unmonitored = BuilderPlaygroundSpec { monitoring: None, ..spec.clone() };
+        &unmonitored
+    } else {
+        spec
+    };
     hasher.update(serde_json::to_vec(spec).unwrap_or_default());
     hasher.update(VERSION.as_bytes());
     hex::encode(hasher.finalize())
@@ -83,6 +91,16 @@ mod tests {
         assert_eq!(input_hash(&a), input_hash(&a.clone()));
         assert_ne!(input_hash(&a), input_hash(&b));
         assert_eq!(input_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn monitoring_is_not_part_of_the_hash() {
+        let a = BuilderPlaygroundSpec { recipe: Some("l1".into()), ..Default::default() };
+        let mut b = a.clone();
+        b.monitoring = Some(crate::api::MonitoringSpec::default());
+        assert_eq!(input_hash(&a), input_hash(&b), "the Pod stays when monitoring is switched on");
+        b.monitoring.as_mut().unwrap().interval = Some("15s".into());
+        assert_eq!(input_hash(&a), input_hash(&b));
     }
 
     #[test]

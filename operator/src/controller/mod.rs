@@ -2,6 +2,7 @@
 //! PVC, Pod, Service → status. It only observes, calls the pure builders and status
 //! computation, applies with server-side apply, and patches status when it changed.
 
+mod monitor;
 mod pipeline;
 mod publish;
 pub mod watches;
@@ -57,6 +58,8 @@ pub struct Context {
     status_writes: Mutex<HashMap<ObjectRef<BuilderPlayground>, std::time::Instant>>,
     /// Rendered PodSpecs by playground, with the resourceVersion of the ConfigMap they came from.
     rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, CachedRendered>>,
+    /// PodMonitors: whether their kind exists, and what was applied last per playground.
+    monitoring: Mutex<monitor::MonitorMemo>,
     /// Undecodable objects already reported (uid@resourceVersion), so each is reported once.
     reported: Mutex<HashSet<String>>,
     /// Set ready once the playground watch has listed everything.
@@ -83,6 +86,7 @@ impl Context {
             rendered: Mutex::default(),
             refused_services: Mutex::default(),
             status_writes: Mutex::default(),
+            monitoring: Mutex::default(),
             reported: Mutex::default(),
             server,
             stores,

@@ -22,12 +22,13 @@ use serde::de::DeserializeOwned;
 use sha2::Digest;
 use tracing::{info, warn};
 
+use super::monitor::{MONITOR_RETRY, monitor};
 use super::publish::{Published, now, publish_status, truncate};
 use super::{Context, RESYNC, RefusedService, SHORT_WAIT};
 use crate::check::check_spec;
 use crate::children;
 use crate::error::{Context as _, Error};
-use crate::status::{self, Exposure, Stage};
+use crate::status::{self, Exposure, Monitoring, Stage};
 
 pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<Action, Error> {
     let name = pg.name_any();
@@ -71,8 +72,11 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
     let pod = deploy(pg, ctx, &ns, &hash, &rendered).await?;
     let exposure = expose(pg, ctx, &ns, &rendered).await;
     let exposed = !matches!(exposure, Exposure::Failed(_));
+    let monitoring = monitor(pg, ctx, &ns, &rendered).await;
     let stage = Stage::Deployed { job: job_name.clone(), configmap, rendered: &rendered, pod: pod.as_ref(), exposure };
-    let status = status::compute(&stage, previous, generation, &now);
+    let mut status = status::compute(&stage, previous, generation, &now);
+    status::set_monitoring(&mut status, monitoring.as_ref(), generation, &now);
+    let monitor_retry = matches!(monitoring, Some(Monitoring::CrdMissing | Monitoring::Failed(_)));
     let first_time_for_hash = previous.and_then(|s| s.pod_spec_config_map.as_ref()).is_none()
         || previous.and_then(|s| s.generator_job.as_deref()) != Some(job_name.as_str());
     if first_time_for_hash {
@@ -88,6 +92,9 @@ pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) 
         } else if !exposed {
             // The Service is retried on its own; the devnet runs meanwhile.
             Duration::from_secs(10)
+        } else if monitor_retry {
+            // So is the PodMonitor (its CRD may be installed any time).
+            MONITOR_RETRY
         } else if settled {
             RESYNC
         } else {

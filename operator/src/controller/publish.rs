@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{Context, STATUS_COALESCE};
 use crate::error::Error;
-use crate::status::{DEPLOYED, EXPOSED, GENERATED, READY};
+use crate::status::{DEPLOYED, EXPOSED, GENERATED, MONITORED, READY};
 
 /// What became of a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,14 @@ pub(super) async fn publish_status(
     for (type_, condition) in transitions(previous, &status) {
         let warning = matches!(
             condition.reason.as_str(),
-            "InvalidSpec" | "GeneratorFailed" | "ServicesFailing" | "PodCreatedWithWarnings" | "ServiceFailed"
+            "InvalidSpec"
+                | "GeneratorFailed"
+                | "ServicesFailing"
+                | "PodCreatedWithWarnings"
+                | "ServiceFailed"
+                | "PodMonitorCRDMissing"
+                | "PodMonitorFailed"
+                | "NoMetricsPorts"
         );
         if type_ == GENERATED && condition.status == "True" {
             ctx.metrics.generator_jobs.with_label_values(&["success"]).inc();
@@ -104,7 +111,7 @@ fn transitions<'a>(
     previous: Option<&BuilderPlaygroundStatus>,
     status: &'a BuilderPlaygroundStatus,
 ) -> Vec<(&'static str, &'a bp_generator::api::Condition)> {
-    [READY, GENERATED, DEPLOYED, EXPOSED]
+    [READY, GENERATED, DEPLOYED, EXPOSED, MONITORED]
         .into_iter()
         .filter_map(|t| {
             let new = status.conditions.iter().find(|c| c.type_ == t)?;
