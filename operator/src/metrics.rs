@@ -48,7 +48,10 @@ impl Metrics {
             &["result"],
         )?;
         let generator_duration = Histogram::with_opts(
-            HistogramOpts::new("bp_generator_duration_seconds", "Time from a generator Job's start to its completion.")
+            HistogramOpts::new(
+                "bp_generator_duration_seconds",
+                "Time from a generator Job's start to its PodSpec delivered (its completion, or its ConfigMap seen first).",
+            )
                 .buckets(vec![0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0]),
         )?;
         let time_to_ready = Histogram::with_opts(

@@ -285,6 +285,13 @@ async fn the_devnets_metrics_through_its_podmonitor_and_the_dashboards_queries()
     // Prometheus scrapes the operator from the start, so that the rates and histograms of
     // what follows have samples on both sides.
     let prometheus = Prometheus::start(&config(env.metrics, &[]));
+    wait_for(
+        "Prometheus scraping the operator",
+        Duration::from_secs(60),
+        async || prometheus.query(r#"up{job="bp-operator"}"#).await,
+        |r| r.as_ref().ok().filter(|r| r.iter().any(|s| s["value"][1] == "1")).map(|_| ()),
+    )
+    .await;
     let page = metrics_page().await;
     let mut check = tokio::process::Command::new("promtool")
         .args(["check", "metrics"])
@@ -491,6 +498,16 @@ async fn the_devnets_metrics_through_its_podmonitor_and_the_dashboards_queries()
             Ok(result) if result.iter().any(finite) => {}
             Ok(result) => failures.push(format!("{title}: {q}: no finite sample: {result:?}")),
             Err(e) => failures.push(format!("{title}: {q}: {e}")),
+        }
+    }
+    if !failures.is_empty() {
+        // What Prometheus holds of the histograms' counts, and since when it scraped the operator.
+        for q in [
+            "bp_time_to_ready_seconds_count[10m]",
+            "bp_generator_duration_seconds_count[10m]",
+            "up{job=\"bp-operator\"}[10m]",
+        ] {
+            failures.push(format!("{q}: {:?}", prometheus.query(q).await));
         }
     }
     assert!(failures.is_empty(), "dashboard queries:\n{}\nPrometheus log:\n{}", failures.join("\n"), prometheus.log());
