@@ -3,17 +3,18 @@
 //!
 //! - The OP stack example with `monitoring` reaches Ready while the cluster has no PodMonitor
 //!   kind, and says so (`Monitored=False`, reason `PodMonitorCRDMissing`, a Warning event).
-//!   Once prometheus-operator's own PodMonitor CRD is installed (from its Go module, by
-//!   e2e/provision.sh), the operator finds it and applies a PodMonitor the API server accepts
-//!   against that CRD's schema.
-//! - Prometheus scrapes the stand-ins' metrics ports through that PodMonitor: reth's and
-//!   op-node's on /metrics, op-geth's on its `metrics_path` (the stand-in answers 404 anywhere
-//!   else), each target up and its series labelled with the playground and the service.
-//!   Debian's Prometheus has no Kubernetes discovery and prometheus-operator is not run here,
-//!   so the test stands in for both: it turns the PodMonitor into the scrape job
-//!   prometheus-operator generates (keep the Pod by the selector's labels, the port by its
-//!   name, then the endpoint's relabelings), over the targets Kubernetes discovery (role pod)
-//!   would give: every container port of every Pod of the namespace, from the API server.
+//!   Once prometheus-operator's own CRDs are installed (from its Go module, by
+//!   e2e/provision.sh), the operator finds the kind without a restart and applies a PodMonitor
+//!   the API server accepts against that CRD's schema.
+//! - prometheus-operator itself (its `operator` built from its Go module by e2e/provision.sh,
+//!   run on the host against the test cluster) turns that PodMonitor into the scrape jobs of a
+//!   `Prometheus` that selects it; Debian's Prometheus runs exactly those jobs and scrapes the
+//!   stand-ins' metrics ports: reth's and op-node's on /metrics, op-geth's on its
+//!   `metrics_path` (the stand-in answers 404 anywhere else), each target up and its series
+//!   labelled with the playground and the service. Debian's Prometheus is built without
+//!   Kubernetes discovery, so the test **stands in for that discovery** only: the jobs'
+//!   `kubernetes_sd_configs` (role pod, the namespace) become a file of the targets it would
+//!   list, every container port of every Pod of the namespace, from the API server.
 //! - Every query of every panel of the chart's dashboard runs against that Prometheus, which
 //!   also scrapes the operator's own /metrics: each parses and returns data, and every metric
 //!   it names is one the operator serves; `promtool check metrics` accepts the page.
@@ -49,13 +50,10 @@ fn version(key: &str) -> String {
         .unwrap_or_else(|| panic!("e2e/tools/versions.env has no {key}"))
 }
 
-/// prometheus-operator's PodMonitor CRD, where e2e/provision.sh put it.
+/// prometheus-operator's PodMonitor CRD, where e2e/provision.sh put it (its checksum pinned).
 fn podmonitor_crd() -> CustomResourceDefinition {
     let file = PathBuf::from(version("PODMONITOR_CRD_PATH")).file_name().unwrap().to_owned();
-    let path = bp_e2e::paths::cache_root()
-        .join("tools")
-        .join(format!("prometheus-operator-{}", version("PROMETHEUS_OPERATOR_VERSION")))
-        .join(file);
+    let path = prometheus_operator_dir().join("crds").join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}: run `bash e2e/provision.sh` (or `make provision`)", path.display()));
     serde_yaml_ng::from_str(&text).unwrap()
@@ -87,11 +85,6 @@ fn config(operator: std::net::SocketAddr, jobs: &[Value]) -> String {
 /// A Kubernetes label name as Prometheus' Kubernetes discovery writes it in meta labels.
 fn sanitize(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
-}
-
-/// A literal as a Prometheus (RE2, anchored) regex.
-fn literal(s: &str) -> String {
-    s.chars().flat_map(|c| if "\\.+*?()|[]{}^$".contains(c) { vec!['\\', c] } else { vec![c] }).collect()
 }
 
 /// Stand-in for Kubernetes discovery with role pod: one target per container port of each
@@ -134,77 +127,144 @@ fn discovered(pods: &[Pod]) -> Vec<Value> {
     groups
 }
 
-/// Stand-in for prometheus-operator: the scrape job of each endpoint of the PodMonitor, as it
-/// generates them (job `podMonitor/<namespace>/<name>/<i>`; Pods kept by the selector's labels
-/// and the PodMonitor's own namespace, the port by its name; `namespace`, `container`, `pod`,
-/// `job` and `endpoint` target labels; then the endpoint's relabelings), over the targets in
-/// `targets_file`. Any field of the PodMonitor this translation does not know fails the test
-/// instead of being ignored.
-fn scrape_jobs(pm: &DynamicObject, targets_file: &std::path::Path) -> Vec<Value> {
-    let ns = pm.metadata.namespace.clone().unwrap();
-    let name = pm.metadata.name.clone().unwrap();
-    let spec = &pm.data["spec"];
-    let known = |v: &Value, fields: &[&str], what: &str| {
-        for k in v.as_object().unwrap().keys() {
-            assert!(fields.contains(&k.as_str()), "the test's translation does not know {what}.{k}: {v}");
-        }
-    };
-    known(spec, &["selector", "podMetricsEndpoints"], "spec");
-    known(&spec["selector"], &["matchLabels"], "spec.selector");
-    let mut selector = Vec::new();
-    for (k, v) in spec["selector"]["matchLabels"].as_object().unwrap() {
-        let k = sanitize(k);
-        selector.push(json!({
-            "action": "keep",
-            "source_labels": [format!("__meta_kubernetes_pod_label_{k}"), format!("__meta_kubernetes_pod_labelpresent_{k}")],
-            "regex": format!("({});true", literal(v.as_str().unwrap())),
-        }));
+/// Where e2e/provision.sh put prometheus-operator (its `operator` binary, built from its Go
+/// module) and its CRDs (`crds/`, from the same module).
+fn prometheus_operator_dir() -> PathBuf {
+    bp_e2e::paths::cache_root()
+        .join("tools")
+        .join(format!("prometheus-operator-{}", version("PROMETHEUS_OPERATOR_VERSION")))
+}
+
+/// prometheus-operator's CRDs (PodMonitor, Prometheus, ServiceMonitor, ...).
+fn prometheus_operator_crds() -> Vec<CustomResourceDefinition> {
+    let dir = prometheus_operator_dir().join("crds");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `bash e2e/provision.sh` (or `make provision`)", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files.iter().map(|f| serde_yaml_ng::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
+}
+
+/// prometheus-operator itself, run on the host with the test cluster's admin kubeconfig and
+/// watching one namespace (its web server on loopback); killed by its PID when dropped.
+struct PrometheusOperator {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl PrometheusOperator {
+    fn start(kubeconfig: &std::path::Path, ns: &str, dir: &std::path::Path) -> PrometheusOperator {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.join("prometheus-operator.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let bin = prometheus_operator_dir().join("operator");
+        let child = std::process::Command::new(&bin)
+            .env("KUBECONFIG", kubeconfig)
+            .arg(format!("--namespaces={ns}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log-level=info")
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}: run `bash e2e/provision.sh`", bin.display()));
+        PrometheusOperator { child, log }
     }
-    let mut jobs = Vec::new();
-    for (i, endpoint) in spec["podMetricsEndpoints"].as_array().unwrap().iter().enumerate() {
-        known(endpoint, &["port", "path", "interval", "relabelings"], "podMetricsEndpoints[]");
-        let port = endpoint["port"].as_str().unwrap();
-        let mut relabel = selector.clone();
-        relabel
-            .push(json!({"action": "keep", "source_labels": ["__meta_kubernetes_namespace"], "regex": literal(&ns)}));
-        relabel.push(json!({"action": "keep", "source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": literal(port)}));
-        relabel.push(
-            json!({"action": "drop", "source_labels": ["__meta_kubernetes_pod_phase"], "regex": "(Failed|Succeeded)"}),
-        );
-        for (meta, label) in [("namespace", "namespace"), ("pod_container_name", "container"), ("pod_name", "pod")] {
-            relabel.push(json!({"source_labels": [format!("__meta_kubernetes_{meta}")], "target_label": label}));
-        }
-        relabel.push(json!({"target_label": "job", "replacement": format!("{ns}/{name}")}));
-        relabel.push(json!({"target_label": "endpoint", "replacement": port}));
-        for r in endpoint["relabelings"].as_array().into_iter().flatten() {
-            known(r, &["action", "sourceLabels", "regex", "targetLabel", "replacement"], "relabelings[]");
-            let mut rule = serde_json::Map::new();
-            for (from, to) in [
-                ("action", "action"),
-                ("sourceLabels", "source_labels"),
-                ("regex", "regex"),
-                ("targetLabel", "target_label"),
-                ("replacement", "replacement"),
-            ] {
-                if let Some(v) = r.get(from) {
-                    rule.insert(
-                        to.into(),
-                        if from == "action" { json!(v.as_str().unwrap().to_lowercase()) } else { v.clone() },
-                    );
-                }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for PrometheusOperator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `gzip -dc` of `data`.
+async fn gunzip(data: &[u8]) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut gzip = tokio::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = gzip.stdin.take().unwrap();
+    stdin.write_all(data).await.unwrap();
+    drop(stdin);
+    let out = gzip.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "gzip -dc");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The scrape jobs prometheus-operator generates from the playground's PodMonitor, for a
+/// `Prometheus` of this namespace (Prometheus v2.42, Debian's) that selects PodMonitors
+/// labelled `release: e2e`: read from the config Secret it writes (its Pods need not run), with
+/// `$(SHARD)` expanded as its config-reloader does.
+/// Their Kubernetes discovery (role pod, this namespace) becomes `targets_file`, which the
+/// test fills from the API server: Debian's Prometheus is built without Kubernetes discovery.
+async fn generated_jobs(
+    client: &kube::Client,
+    ns: &str,
+    operator: &PrometheusOperator,
+    targets_file: &std::path::Path,
+) -> Vec<Value> {
+    let gvk = GroupVersionKind::gvk("monitoring.coreos.com", "v1", "Prometheus");
+    let prometheuses: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk_with_plural(&gvk, "prometheuses"));
+    let mut prometheus = DynamicObject::new("e2e", &ApiResource::from_gvk_with_plural(&gvk, "prometheuses"));
+    prometheus.data = json!({"spec": {
+        "version": "v2.42.0",
+        "replicas": 0,
+        "scrapeInterval": "1s",
+        "podMonitorSelector": {"matchLabels": {"release": "e2e"}},
+    }});
+    prometheuses.create(&PostParams::default(), &prometheus).await.unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
+    let mut last = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let config = loop {
+        if let Some(gz) = secrets
+            .get_opt("prometheus-e2e")
+            .await
+            .unwrap()
+            .and_then(|s| s.data)
+            .and_then(|d| d.get("prometheus.yaml.gz").cloned())
+        {
+            last = gunzip(&gz.0).await;
+            if last.contains(&format!("podMonitor/{ns}/{NAME}/")) {
+                break last;
             }
-            relabel.push(Value::Object(rule));
         }
-        let mut job = json!({
-            "job_name": format!("podMonitor/{ns}/{name}/{i}"),
-            "honor_labels": false,
-            "metrics_path": endpoint["path"].as_str().unwrap_or("/metrics"),
-            "file_sd_configs": [{"files": [targets_file.display().to_string()], "refresh_interval": "1s"}],
-            "relabel_configs": relabel,
-        });
-        if let Some(interval) = endpoint["interval"].as_str() {
-            job["scrape_interval"] = json!(interval);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prometheus-operator wrote no scrape job of the PodMonitor; last config:\n{last}\nits log:\n{}",
+            operator.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // In a Prometheus Pod, prometheus-operator's config-reloader expands `$(SHARD)` (the Pod's
+    // shard: 0 of 1 here) before Prometheus reads the file: so does the test.
+    assert!(config.contains("$(SHARD)"), "the sharding rule the reloader completes");
+    let config: Value = serde_yaml_ng::from_str(&config.replace("$(SHARD)", "0")).unwrap();
+    let mut jobs = Vec::new();
+    for job in config["scrape_configs"].as_array().unwrap() {
+        if !job["job_name"].as_str().is_some_and(|j| j.starts_with("podMonitor/")) {
+            continue;
         }
+        let mut job = job.clone();
+        let sd = job.as_object_mut().unwrap().remove("kubernetes_sd_configs").expect("Kubernetes discovery");
+        assert_eq!(
+            sd,
+            json!([{"role": "pod", "namespaces": {"names": [ns]}}]),
+            "the discovery the test stands in for: {job}"
+        );
+        job["file_sd_configs"] = json!([{"files": [targets_file.display().to_string()], "refresh_interval": "1s"}]);
         jobs.push(job);
     }
     jobs
@@ -345,8 +405,15 @@ async fn the_devnets_metrics_through_its_podmonitor_and_the_dashboards_queries()
     )
     .await;
 
-    // --- The CRD arrives: the operator notices without a restart and applies the PodMonitor.
-    crds.create(&PostParams::default(), &crd).await.unwrap();
+    // --- The CRDs arrive: the operator notices without a restart and applies the PodMonitor.
+    let all_crds = prometheus_operator_crds();
+    assert!(
+        all_crds.iter().any(|c| c.metadata.name == crd.metadata.name && c.spec == crd.spec),
+        "the pinned PodMonitor CRD is among them"
+    );
+    for c in &all_crds {
+        crds.create(&PostParams::default(), c).await.unwrap();
+    }
     wait_for(
         "the PodMonitor CRD established",
         Duration::from_secs(30),
@@ -402,10 +469,26 @@ async fn the_devnets_metrics_through_its_podmonitor_and_the_dashboards_queries()
     let targets_file = prometheus.path().join("pods.json");
     let pods = Api::<Pod>::namespaced(client.clone(), &ns).list(&ListParams::default()).await.unwrap().items;
     std::fs::write(&targets_file, serde_json::to_vec(&discovered(&pods)).unwrap()).unwrap();
-    let scrape = scrape_jobs(&pm, &targets_file);
-    prometheus.reload(&config(env.metrics, &scrape)).await;
+    // Shown when the test fails (a Pod evicted for want of disk space ends here, not Running).
+    for p in &pods {
+        let status = p.status.as_ref();
+        let conditions: Vec<String> = status
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.message.map(|m| format!("{}: {m}", c.type_)))
+            .collect();
+        eprintln!("Pod {:?}: phase {:?} {conditions:?}", p.metadata.name, status.and_then(|s| s.phase.clone()));
+    }
+    let operator = PrometheusOperator::start(env.cluster.kubeconfig_path(), &ns, prometheus.path());
+    let scrape = generated_jobs(&client, &ns, &operator, &targets_file).await;
+    assert_eq!(scrape.len(), 3, "one job per endpoint: {scrape:#?}");
+    let generated = config(env.metrics, &scrape);
+    // Shown when the test fails.
+    eprintln!("the scrape config from prometheus-operator's jobs:\n{generated}");
+    prometheus.reload(&generated).await;
     let active = wait_for(
-        "three devnet targets up",
+        &format!("three devnet targets up (Prometheus log: {})", prometheus.log()),
         Duration::from_secs(60),
         async || prometheus.api("/api/v1/targets?state=active").await,
         |t| {
@@ -530,6 +613,9 @@ async fn the_devnets_metrics_through_its_podmonitor_and_the_dashboards_queries()
     assert_eq!(pod(&client, &ns, NAME).await.unwrap().metadata.uid, pod_uid, "the devnet was not restarted");
     assert_eq!(jobs(&client, &ns).await.len(), jobs_before, "nothing was generated again");
 
+    drop(operator);
     env.cluster.delete_namespace(&ns).await.unwrap();
-    crds.delete(&crd_name, &DeleteParams::default()).await.unwrap();
+    for c in &all_crds {
+        crds.delete(c.metadata.name.as_deref().unwrap(), &DeleteParams::default()).await.unwrap();
+    }
 }
