@@ -153,3 +153,9 @@ fn memo<T>(ctx: &Context, f: impl FnOnce(&mut MonitorMemo) -> T) -> T {
         Err(poisoned) => f(&mut poisoned.into_inner()),
     }
 }
+
+/// Forgets whether the PodMonitor kind exists (tests: the next call asks discovery again).
+#[cfg(test)]
+pub(super) fn forget_kind(ctx: &Context) {
+    memo(ctx, |m| m.crd = None);
+}

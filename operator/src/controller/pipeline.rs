@@ -526,6 +526,63 @@ mod tests {
         assert_eq!(seen.await.unwrap(), Vec::<String>::new());
     }
 
+    /// The PodMonitor: nothing but a discovery request while its kind is missing (asked again
+    /// only when the cached answer expires), one apply once it exists, none while it is
+    /// unchanged, another when it changes, and a delete when monitoring is switched off.
+    #[tokio::test]
+    async fn a_podmonitor_is_applied_when_its_kind_exists_and_only_when_it_changed() {
+        use crate::controller::monitor::{forget_kind, monitor};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut pg = playground();
+        pg.spec.services[0].args.extend(["--metrics".into(), "0.0.0.0:{{Port \"metrics\" 9090}}".into()]);
+        pg.spec.monitoring = Some(bp_generator::api::MonitoringSpec::default());
+        let rendered = render(&pg, &RenderOptions::default()).unwrap();
+        let kind = Arc::new(AtomicBool::new(false));
+        let served = kind.clone();
+        let (ctx, _writers, seen) = context(move |method, path, body| {
+            if path == "/apis/monitoring.coreos.com/v1" {
+                let resources = if served.load(Ordering::SeqCst) {
+                    serde_json::json!([{"name": "podmonitors", "singularName": "podmonitor", "namespaced": true,
+                        "kind": "PodMonitor", "verbs": ["create", "delete", "get", "list", "patch", "watch"]}])
+                } else {
+                    serde_json::json!([{"name": "servicemonitors", "singularName": "servicemonitor", "namespaced": true,
+                        "kind": "ServiceMonitor", "verbs": ["get"]}])
+                };
+                let list = serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1",
+                    "groupVersion": "monitoring.coreos.com/v1", "resources": resources});
+                serde_json::to_vec(&list).unwrap()
+            } else if method == "DELETE" {
+                br#"{"kind": "Status", "apiVersion": "v1", "status": "Success"}"#.to_vec()
+            } else {
+                body.to_vec()
+            }
+        });
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(Monitoring::CrdMissing));
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(Monitoring::CrdMissing), "cached");
+        kind.store(true, Ordering::SeqCst);
+        forget_kind(&ctx);
+        let applied =
+            Monitoring::Applied { podmonitor: "l1".into(), endpoints: vec!["el (port metrics, /metrics)".into()] };
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied.clone()));
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied.clone()), "unchanged: no request");
+        pg.spec.monitoring.as_mut().unwrap().interval = Some("5s".into());
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied));
+        pg.spec.monitoring.as_mut().unwrap().enabled = false;
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, None);
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, None, "removed once");
+        let podmonitor = "/apis/monitoring.coreos.com/v1/namespaces/dev/podmonitors/l1";
+        assert_eq!(
+            seen.await.unwrap(),
+            [
+                "GET /apis/monitoring.coreos.com/v1".to_owned(),
+                "GET /apis/monitoring.coreos.com/v1".into(),
+                format!("PATCH {podmonitor}"),
+                format!("PATCH {podmonitor}"),
+                format!("DELETE {podmonitor}"),
+            ]
+        );
+    }
+
     /// A Service whose cached copy is not what the operator would apply is applied again.
     #[test]
     fn the_applied_digest_follows_the_desired_object() {
