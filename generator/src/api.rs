@@ -135,6 +135,15 @@ pub struct BuilderPlaygroundSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = GO_DURATION))]
     pub lifetime: Option<String>,
+
+    /// Scraping of the devnet's own metrics by a Prometheus Operator (opt-in): `monitoring: {}`
+    /// makes the operator keep a PodMonitor (monitoring.coreos.com/v1) named after the
+    /// playground that scrapes every service's port named `metrics`, on the path of the
+    /// service's `metrics_path` label (builder-playground's), else /metrics. Without the
+    /// PodMonitor CRD in the cluster the `Monitored` condition says so and the devnet runs
+    /// all the same. Changing it never restarts the devnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 /// How the generator Job produces artifacts with builder-playground.
@@ -473,6 +482,38 @@ pub struct ExposeSpec {
     /// The Service type: ClusterIP (default), NodePort or LoadBalancer.
     #[serde(default, rename = "type")]
     pub service_type: ServiceType,
+}
+
+/// A Prometheus duration as the Prometheus Operator takes it (`30s`, `1m`, `1h30m`).
+const PROMETHEUS_DURATION: &str =
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$";
+
+/// Scraping of the devnet's metrics through a PodMonitor of the Prometheus Operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Keep the PodMonitor (default true). false removes it and keeps these settings.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Labels of the PodMonitor, e.g. the ones your Prometheus' podMonitorSelector matches
+    /// (`release: kube-prometheus-stack`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// How often each metrics port is scraped, a Prometheus duration such as 30s or 1m.
+    /// Default: the Prometheus' own scrape interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = PROMETHEUS_DURATION), length(max = 32))]
+    pub interval: Option<String>,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        MonitoringSpec { enabled: true, labels: BTreeMap::new(), interval: None }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Type of the Service that exposes the playground.

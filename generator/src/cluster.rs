@@ -23,11 +23,12 @@ pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 pub const REGENERATE_ANNOTATION: &str = "playground.flashbots.io/regenerate";
 
 /// Hash of everything a rendered PodSpec depends on: the spec, the [`REGENERATE_ANNOTATION`]
-/// and the operator version. `suspend` and `lifetime` are left out: they decide whether and
-/// how long the devnet runs, never what is rendered, so neither suspend, resume nor a new
-/// lifetime runs the generator again.
+/// and the operator version. `suspend`, `lifetime` and `monitoring` are left out: they decide
+/// whether and how long the devnet runs and what scrapes it, never what is rendered, so none
+/// of suspend, resume, a new lifetime or monitoring runs the generator again or replaces the
+/// Pod.
 pub fn input_hash(pg: &BuilderPlayground) -> String {
-    let rendered_from = BuilderPlaygroundSpec { suspend: false, lifetime: None, ..pg.spec.clone() };
+    let rendered_from = BuilderPlaygroundSpec { suspend: false, lifetime: None, monitoring: None, ..pg.spec.clone() };
     let mut hasher = Sha256::new();
     // Struct fields serialize in declaration order and maps are BTreeMaps: deterministic.
     hasher.update(serde_json::to_vec(&rendered_from).unwrap_or_default());
@@ -132,6 +133,16 @@ mod tests {
         let mut other = plain.clone();
         other.metadata.annotations = Some([("example.com/note".to_owned(), "x".to_owned())].into());
         assert_eq!(input_hash(&other), input_hash(&plain));
+    }
+
+    #[test]
+    fn monitoring_is_not_part_of_the_hash() {
+        let a = playground(BuilderPlaygroundSpec { recipe: Some("l1".into()), ..Default::default() });
+        let mut b = a.clone();
+        b.spec.monitoring = Some(crate::api::MonitoringSpec::default());
+        assert_eq!(input_hash(&a), input_hash(&b), "the Pod stays when monitoring is switched on");
+        b.spec.monitoring.as_mut().unwrap().interval = Some("15s".into());
+        assert_eq!(input_hash(&a), input_hash(&b));
     }
 
     #[test]

@@ -608,16 +608,30 @@ fn host_aliases(services: &[&ParsedService]) -> Option<Vec<HostAlias>> {
     (!hostnames.is_empty()).then(|| vec![HostAlias { ip: "127.0.0.1".into(), hostnames: Some(hostnames) }])
 }
 
+/// Prefix of the Pod annotation that holds a service's builder-playground labels (as JSON);
+/// the container's name follows it.
+pub const LABELS_ANNOTATION_PREFIX: &str = "labels.playground.flashbots.io/";
+
 /// builder-playground labels become annotations, one per container, as JSON.
 fn service_label_annotations(services: &[&ParsedService]) -> BTreeMap<String, String> {
     services
         .iter()
         .filter(|p| !p.spec.labels.is_empty())
         .map(|p| {
-            let key = format!("labels.playground.flashbots.io/{}", names::container_name(&p.spec.name));
+            let key = format!("{LABELS_ANNOTATION_PREFIX}{}", names::container_name(&p.spec.name));
             (key, serde_json::to_string(&p.spec.labels).unwrap_or_default())
         })
         .collect()
+}
+
+impl Rendered {
+    /// The builder-playground labels of the service run by `container` (from its annotation).
+    pub fn service_labels(&self, container: &str) -> BTreeMap<String, String> {
+        self.annotations
+            .get(&format!("{LABELS_ANNOTATION_PREFIX}{container}"))
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// The parts of an http(s) URL a probe needs.

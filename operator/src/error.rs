@@ -20,6 +20,11 @@ pub enum Error {
     NoNamespace(String),
 }
 
+/// Every reason of [`Error::reason`], and `Undecodable` (an object the watch skips): the
+/// values of `bp_reconcile_errors_total{reason}`, each exported at 0 from the start.
+pub const REASONS: [&str; 7] =
+    ["PodSecurityRefused", "Forbidden", "Conflict", "KubeApiError", "BadConfigMap", "NoNamespace", "Undecodable"];
+
 impl Error {
     /// A bounded CamelCase reason, for conditions, events and metric labels.
     pub fn reason(&self) -> &'static str {
@@ -103,6 +108,21 @@ mod tests {
         assert_eq!(bad.reason(), "BadConfigMap");
         assert_eq!(Error::NoNamespace("l1".into()).reason(), "NoNamespace");
         assert_eq!(refused(409, None).to_string(), "applying Pod dev/l1: denied (409)");
+        let pod_security = r#"pods "l1" is forbidden: violates PodSecurity "baseline:latest": hostPath"#;
+        let status =
+            serde_json::json!({"status": "Failure", "code": 403, "message": pod_security, "reason": "Forbidden"});
+        let status: kube::core::Status = serde_json::from_value(status).unwrap();
+        let pod_security = Err::<(), _>(kube::Error::Api(Box::new(status))).during(|| "a".into()).unwrap_err();
+        let all = [
+            pod_security,
+            refused(403, None),
+            refused(409, None),
+            refused(500, None),
+            bad,
+            Error::NoNamespace("l1".into()),
+        ];
+        let reasons: Vec<&str> = all.iter().map(Error::reason).collect();
+        assert_eq!(reasons, REASONS[..6], "REASONS lists every reason, in this order");
     }
 
     #[test]

@@ -48,7 +48,10 @@ impl Metrics {
             &["result"],
         )?;
         let generator_duration = Histogram::with_opts(
-            HistogramOpts::new("bp_generator_duration_seconds", "Time from a generator Job's start to its completion.")
+            HistogramOpts::new(
+                "bp_generator_duration_seconds",
+                "Time from a generator Job's start to its PodSpec delivered (its completion, or its ConfigMap seen first).",
+            )
                 .buckets(vec![0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0]),
         )?;
         let time_to_ready = Histogram::with_opts(
@@ -62,6 +65,17 @@ impl Metrics {
             Opts::new("bp_api_requests_total", "Requests the operator sent to the Kubernetes API, by method."),
             &["method"],
         )?;
+        // Every known label value at 0 from the start: a rate or an alert on them has a series
+        // before the first event.
+        for result in ["success", "error"] {
+            reconciles.with_label_values(&[result]);
+        }
+        for reason in crate::error::REASONS {
+            reconcile_errors.with_label_values(&[reason]);
+        }
+        for result in ["success", "failure"] {
+            generator_jobs.with_label_values(&[result]);
+        }
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(reconcile_errors.clone()))?;
         registry.register(Box::new(reconcile_duration.clone()))?;
@@ -116,13 +130,15 @@ impl Drop for ReconcileTimer {
     }
 }
 
-/// `bp_playgrounds{phase}`, `bp_playground_ready{namespace,name}` and
-/// `bp_playground_services_ready{namespace,name}`, read from the cache at scrape time.
+/// `bp_playgrounds{phase}`, `bp_playground_ready{namespace,name}`,
+/// `bp_playground_services_ready{namespace,name}` and `bp_playground_services{namespace,name}`,
+/// read from the cache at scrape time.
 struct PlaygroundCollector {
     store: Store<BuilderPlayground>,
     by_phase: IntGaugeVec,
     ready: IntGaugeVec,
     services_ready: IntGaugeVec,
+    services: IntGaugeVec,
     descs: Vec<Desc>,
 }
 
@@ -137,8 +153,15 @@ impl PlaygroundCollector {
             Opts::new("bp_playground_services_ready", "Ready services of the playground."),
             &["namespace", "name"],
         )?;
-        let descs = [&by_phase, &ready, &services_ready].iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
-        Ok(PlaygroundCollector { store, by_phase, ready, services_ready, descs })
+        let services = IntGaugeVec::new(
+            Opts::new("bp_playground_services", "Services of the playground (once its PodSpec is rendered)."),
+            &["namespace", "name"],
+        )?;
+        let descs = [&by_phase, &ready, &services_ready, &services]
+            .iter()
+            .flat_map(|c| c.desc().into_iter().cloned())
+            .collect();
+        Ok(PlaygroundCollector { store, by_phase, ready, services_ready, services, descs })
     }
 }
 
@@ -150,6 +173,7 @@ impl Collector for PlaygroundCollector {
     fn collect(&self) -> Vec<MetricFamily> {
         self.ready.reset();
         self.services_ready.reset();
+        self.services.reset();
         for phase in Phase::ALL {
             self.by_phase.with_label_values(&[phase.as_str()]).set(0);
         }
@@ -165,10 +189,70 @@ impl Collector for PlaygroundCollector {
             self.ready.with_label_values(&[&namespace, &name]).set(i64::from(ready));
             let services = status.map_or(0, |s| s.service_statuses.values().filter(|v| v.ready).count());
             self.services_ready.with_label_values(&[&namespace, &name]).set(services as i64);
+            let total = status.map_or(0, |s| s.service_statuses.len());
+            self.services.with_label_values(&[&namespace, &name]).set(total as i64);
         }
         let mut families = self.by_phase.collect();
         families.extend(self.ready.collect());
         families.extend(self.services_ready.collect());
+        families.extend(self.services.collect());
         families
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::children::fixture::playground;
+    use crate::status::{Exposure, Stage, compute};
+    use bp_generator::{RenderOptions, render};
+    use k8s_openapi::api::core::v1::{ContainerState, ContainerStateRunning, ContainerStatus, Pod, PodStatus};
+    use kube::runtime::{reflector, watcher};
+
+    /// The per-playground series are read from the cache when scraped: one of two services
+    /// ready, so not ready, and the total beside the ready count. Counters of known labels
+    /// start at 0.
+    #[test]
+    fn playground_series_come_from_the_cache() {
+        let mut pg = playground();
+        let rendered = render(&pg, &RenderOptions::default()).unwrap();
+        let running = ContainerState { running: Some(ContainerStateRunning::default()), ..Default::default() };
+        let cs = |name: &str, ready: bool| ContainerStatus {
+            name: name.into(),
+            ready,
+            state: Some(running.clone()),
+            ..Default::default()
+        };
+        let pod = Pod {
+            status: Some(PodStatus {
+                container_statuses: Some(vec![cs("el", true), cs("el-healthmon", false)]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let stage = Stage::Deployed {
+            job: "j".into(),
+            configmap: "c".into(),
+            rendered: &rendered,
+            pod: Some(&pod),
+            exposure: Exposure::NoPorts,
+        };
+        pg.status = Some(compute(&stage, None, Some(1), "T"));
+        let (reader, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(pg));
+        let page = Metrics::new(reader).unwrap().render();
+        for line in [
+            r#"bp_playground_services{name="l1",namespace="dev"} 2"#,
+            r#"bp_playground_services_ready{name="l1",namespace="dev"} 1"#,
+            r#"bp_playground_ready{name="l1",namespace="dev"} 0"#,
+            r#"bp_playgrounds{phase="Deploying"} 1"#,
+            r#"bp_playgrounds{phase="Running"} 0"#,
+            r#"bp_reconcile_errors_total{reason="Undecodable"} 0"#,
+            r#"bp_reconcile_errors_total{reason="KubeApiError"} 0"#,
+            r#"bp_reconcile_total{result="error"} 0"#,
+            r#"bp_generator_jobs_total{result="failure"} 0"#,
+        ] {
+            assert!(page.lines().any(|l| l == line), "{line} in:\n{page}");
+        }
     }
 }

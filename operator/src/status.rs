@@ -15,6 +15,7 @@ pub const GENERATED: &str = "Generated";
 pub const DEPLOYED: &str = "Deployed";
 pub const EXPOSED: &str = "Exposed";
 pub const SUSPENDED: &str = "Suspended";
+pub const MONITORED: &str = "Monitored";
 
 /// How the playground's Service stands. It only exposes the devnet, so its failure is a
 /// condition of its own and never keeps the Pod from running.
@@ -26,6 +27,57 @@ pub enum Exposure {
     Applied(String),
     /// The API server refused the Service: its words.
     Failed(String),
+}
+
+/// How the devnet's own metrics stand, with `spec.monitoring` on. It never keeps the devnet
+/// from running: a missing CRD or a refused PodMonitor is this condition's business only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Monitoring {
+    /// The PodMonitor (named) scrapes these endpoints (`el (port metrics, /metrics)`).
+    Applied { podmonitor: String, endpoints: Vec<String> },
+    /// No service has a metrics port: nothing to scrape, no PodMonitor.
+    NoMetricsPorts,
+    /// The cluster has no PodMonitor kind (the Prometheus Operator's CRDs are not installed).
+    CrdMissing,
+    /// The API server refused the PodMonitor (or could not be asked): its words.
+    Failed(String),
+}
+
+/// Sets the `Monitored` condition from `monitoring`, or removes it when monitoring is off.
+pub fn set_monitoring(
+    status: &mut BuilderPlaygroundStatus,
+    monitoring: Option<&Monitoring>,
+    generation: Option<i64>,
+    now: &str,
+) {
+    let Some(monitoring) = monitoring else {
+        status.conditions.retain(|c| c.type_ != MONITORED);
+        return;
+    };
+    let (ok, reason, message) = match monitoring {
+        Monitoring::Applied { podmonitor, endpoints } => {
+            (true, "PodMonitorApplied", format!("PodMonitor {podmonitor} scrapes {}", endpoints.join(", ")))
+        }
+        Monitoring::NoMetricsPorts => (
+            false,
+            "NoMetricsPorts",
+            "no service has a port named \"metrics\": nothing to scrape, no PodMonitor".to_owned(),
+        ),
+        Monitoring::CrdMissing => (
+            false,
+            "PodMonitorCRDMissing",
+            "the cluster has no PodMonitor kind (monitoring.coreos.com/v1): install the Prometheus Operator's CRDs; the devnet runs unmonitored meanwhile".to_owned(),
+        ),
+        Monitoring::Failed(message) => (false, "PodMonitorFailed", message.clone()),
+    };
+    let status_word = if ok { "True" } else { "False" };
+    set_condition(&mut status.conditions, MONITORED, status_word, reason, message, generation, now);
+    sort_conditions(&mut status.conditions);
+}
+
+/// Ours first, in a fixed order ([`order`]); other writers' after, as they were.
+fn sort_conditions(conditions: &mut [Condition]) {
+    conditions.sort_by_key(order);
 }
 
 /// Where the reconciler got to.
@@ -164,7 +216,8 @@ fn order(c: &Condition) -> u8 {
         DEPLOYED => 2,
         EXPOSED => 3,
         SUSPENDED => 4,
-        _ => 5,
+        MONITORED => 5,
+        _ => 6,
     }
 }
 
@@ -918,6 +971,58 @@ spec:
              resume; the generator Job runs to its end, and no Pod is created while suspended; setting it to false \
              starts the same devnet again (the services' own volumes start empty)"
         );
+    }
+
+    #[test]
+    fn monitoring_is_a_condition_of_its_own_and_off_removes_it() {
+        let r = rendered();
+        let p = pod(vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())]);
+        let mut s = deployed(&r, vec![cs("el", true, 0, running()), cs("el-healthmon", true, 0, running())], None);
+        let foreign = Condition { type_: "example.com/Audited".into(), status: "True".into(), ..Default::default() };
+        s.conditions.push(foreign);
+        set_monitoring(&mut s, Some(&Monitoring::CrdMissing), Some(1), "T1");
+        let types: Vec<&str> = s.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [READY, GENERATED, DEPLOYED, EXPOSED, MONITORED, "example.com/Audited"]);
+        let m = s.conditions.iter().find(|c| c.type_ == MONITORED).unwrap().clone();
+        assert_eq!(
+            (m.status.as_str(), m.reason.as_str(), m.last_transition_time.as_str()),
+            ("False", "PodMonitorCRDMissing", "T1")
+        );
+        assert!(m.message.contains("monitoring.coreos.com/v1"), "{}", m.message);
+        assert_eq!(s.phase, Some(Phase::Running), "an unmonitored devnet runs");
+        // The next reconcile computes the rest anew and keeps this condition's time.
+        let mut next = compute(
+            &Stage::Deployed {
+                job: "j".into(),
+                configmap: "c".into(),
+                rendered: &r,
+                pod: Some(&p),
+                exposure: Exposure::Applied("l1".into()),
+            },
+            Some(&s),
+            Some(1),
+            "T2",
+        );
+        set_monitoring(&mut next, Some(&Monitoring::Failed("refused".into())), Some(1), "T2");
+        let m = next.conditions.iter().find(|c| c.type_ == MONITORED).unwrap();
+        assert_eq!(
+            (m.reason.as_str(), m.message.as_str(), m.last_transition_time.as_str()),
+            ("PodMonitorFailed", "refused", "T1")
+        );
+        let applied =
+            Monitoring::Applied { podmonitor: "l1".into(), endpoints: vec!["el (port metrics, /metrics)".into()] };
+        set_monitoring(&mut next, Some(&applied), Some(1), "T3");
+        let m = next.conditions.iter().find(|c| c.type_ == MONITORED).unwrap();
+        assert_eq!(
+            (m.status.as_str(), m.reason.as_str(), m.message.as_str(), m.last_transition_time.as_str()),
+            ("True", "PodMonitorApplied", "PodMonitor l1 scrapes el (port metrics, /metrics)", "T3")
+        );
+        set_monitoring(&mut next, Some(&Monitoring::NoMetricsPorts), Some(1), "T4");
+        let m = next.conditions.iter().find(|c| c.type_ == MONITORED).unwrap();
+        assert_eq!((m.status.as_str(), m.reason.as_str()), ("False", "NoMetricsPorts"));
+        set_monitoring(&mut next, None, Some(1), "T5");
+        assert!(next.conditions.iter().all(|c| c.type_ != MONITORED), "monitoring off: no condition");
+        assert_eq!(next.conditions.len(), 5, "the others stay");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod job;
 pub mod pod;
+pub mod podmonitor;
 pub mod pvc;
 pub mod rbac;
 pub mod secret;

@@ -2,6 +2,7 @@
 //! PVC, Pod, Service → status. It only observes, calls the pure builders and status
 //! computation, applies with server-side apply, and patches status when it changed.
 
+mod monitor;
 mod pipeline;
 mod publish;
 pub mod watches;
@@ -63,6 +64,8 @@ pub struct Context {
     /// The verdict on each playground's spec and its generator input hash, for the spec
     /// generation they were computed from: rendering is not repeated on every reconcile.
     checks: Mutex<HashMap<ObjectRef<BuilderPlayground>, CheckedSpec>>,
+    /// PodMonitors: whether their kind exists, and what was applied last per playground.
+    monitoring: Mutex<monitor::MonitorMemo>,
     /// Undecodable objects already reported (uid@resourceVersion), so each is reported once.
     reported: Mutex<HashSet<String>>,
     /// Set ready once the playground watch has listed everything.
@@ -90,6 +93,7 @@ impl Context {
             refused_services: Mutex::default(),
             status_writes: Mutex::default(),
             checks: Mutex::default(),
+            monitoring: Mutex::default(),
             reported: Mutex::default(),
             server,
             stores,

@@ -24,13 +24,14 @@ use serde::de::DeserializeOwned;
 use sha2::Digest;
 use tracing::{info, warn};
 
+use super::monitor::{MONITOR_RETRY, monitor};
 use super::publish::{Published, now, publish_status, truncate};
 use super::{CheckedSpec, Context, RESYNC, RefusedService, SHORT_WAIT};
 use crate::check::check_spec;
 use crate::children;
 use crate::error::{Context as _, Error};
 use crate::lifetime;
-use crate::status::{self, Exposure, Stage, Suspension};
+use crate::status::{self, Exposure, Monitoring, Stage, Suspension};
 
 pub(super) async fn reconcile_playground(pg: &BuilderPlayground, ctx: &Context) -> Result<Action, Error> {
     let name = pg.name_any();
@@ -113,10 +114,13 @@ async fn reconcile_spec(
     // The Service stays while suspended: its address is the same when the devnet resumes.
     let exposure = expose(pg, ctx, ns, &rendered).await;
     let exposed = !matches!(exposure, Exposure::Failed(_));
+    let monitoring = monitor(pg, ctx, &ns, &rendered).await;
     let stage = Stage::Deployed { job: job_name.clone(), configmap, rendered: &rendered, pod: pod.as_ref(), exposure };
     let mut status = status::compute(&stage, previous, generation, &now);
     status.expires_at = expires_at;
     status::suspend(&mut status, suspension, generation, &now);
+    status::set_monitoring(&mut status, monitoring.as_ref(), generation, &now);
+    let monitor_retry = matches!(monitoring, Some(Monitoring::CrdMissing | Monitoring::Failed(_)));
     let first_time_for_hash = previous.and_then(|s| s.pod_spec_config_map.as_ref()).is_none()
         || previous.and_then(|s| s.generator_job.as_deref()) != Some(job_name.as_str());
     if first_time_for_hash {
@@ -131,6 +135,9 @@ async fn reconcile_spec(
         } else if !exposed {
             // The Service is retried on its own; the devnet runs meanwhile.
             Duration::from_secs(10)
+        } else if monitor_retry {
+            // So is the PodMonitor (its CRD may be installed any time).
+            MONITOR_RETRY
         } else {
             // The Pod watch reports every container change; the requeue is a safety net.
             RESYNC
@@ -858,6 +865,63 @@ mod tests {
         let delay = shown.split("Some(").nth(1).and_then(|d| d.split(')').next()).unwrap_or_default();
         let seconds: f64 = delay.strip_suffix('s').and_then(|s| s.parse().ok()).unwrap_or(f64::MAX);
         assert!((1.0..=2.0).contains(&seconds), "back in at most 2 s: {shown}");
+    }
+
+    /// The PodMonitor: nothing but a discovery request while its kind is missing (asked again
+    /// only when the cached answer expires), one apply once it exists, none while it is
+    /// unchanged, another when it changes, and a delete when monitoring is switched off.
+    #[tokio::test]
+    async fn a_podmonitor_is_applied_when_its_kind_exists_and_only_when_it_changed() {
+        use crate::controller::monitor::{forget_kind, monitor};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut pg = playground();
+        pg.spec.services[0].args.extend(["--metrics".into(), "0.0.0.0:{{Port \"metrics\" 9090}}".into()]);
+        pg.spec.monitoring = Some(bp_generator::api::MonitoringSpec::default());
+        let rendered = render(&pg, &RenderOptions::default()).unwrap();
+        let kind = Arc::new(AtomicBool::new(false));
+        let served = kind.clone();
+        let (ctx, _writers, seen) = context(move |method, path, body| {
+            if path == "/apis/monitoring.coreos.com/v1" {
+                let resources = if served.load(Ordering::SeqCst) {
+                    serde_json::json!([{"name": "podmonitors", "singularName": "podmonitor", "namespaced": true,
+                        "kind": "PodMonitor", "verbs": ["create", "delete", "get", "list", "patch", "watch"]}])
+                } else {
+                    serde_json::json!([{"name": "servicemonitors", "singularName": "servicemonitor", "namespaced": true,
+                        "kind": "ServiceMonitor", "verbs": ["get"]}])
+                };
+                let list = serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1",
+                    "groupVersion": "monitoring.coreos.com/v1", "resources": resources});
+                serde_json::to_vec(&list).unwrap()
+            } else if method == "DELETE" {
+                br#"{"kind": "Status", "apiVersion": "v1", "status": "Success"}"#.to_vec()
+            } else {
+                body.to_vec()
+            }
+        });
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(Monitoring::CrdMissing));
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(Monitoring::CrdMissing), "cached");
+        kind.store(true, Ordering::SeqCst);
+        forget_kind(&ctx);
+        let applied =
+            Monitoring::Applied { podmonitor: "l1".into(), endpoints: vec!["el (port metrics, /metrics)".into()] };
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied.clone()));
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied.clone()), "unchanged: no request");
+        pg.spec.monitoring.as_mut().unwrap().interval = Some("5s".into());
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied));
+        pg.spec.monitoring.as_mut().unwrap().enabled = false;
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, None);
+        assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, None, "removed once");
+        let podmonitor = "/apis/monitoring.coreos.com/v1/namespaces/dev/podmonitors/l1";
+        assert_eq!(
+            seen.await.unwrap(),
+            [
+                "GET /apis/monitoring.coreos.com/v1".to_owned(),
+                "GET /apis/monitoring.coreos.com/v1".into(),
+                format!("PATCH {podmonitor}"),
+                format!("PATCH {podmonitor}"),
+                format!("DELETE {podmonitor}"),
+            ]
+        );
     }
 
     /// A Service whose cached copy is not what the operator would apply is applied again.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{Context, STATUS_COALESCE};
 use crate::error::Error;
-use crate::status::{DEPLOYED, EXPOSED, GENERATED, READY, SUSPENDED};
+use crate::status::{DEPLOYED, EXPOSED, GENERATED, MONITORED, READY, SUSPENDED};
 
 /// What became of a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,14 @@ pub(super) async fn publish_status(
     for (type_, condition) in transitions(previous, &status) {
         let warning = matches!(
             condition.reason.as_str(),
-            "InvalidSpec" | "GeneratorFailed" | "ServicesFailing" | "PodCreatedWithWarnings" | "ServiceFailed"
+            "InvalidSpec"
+                | "GeneratorFailed"
+                | "ServicesFailing"
+                | "PodCreatedWithWarnings"
+                | "ServiceFailed"
+                | "PodMonitorCRDMissing"
+                | "PodMonitorFailed"
+                | "NoMetricsPorts"
         );
         if type_ == GENERATED && condition.status == "True" {
             ctx.metrics.generator_jobs.with_label_values(&["success"]).inc();
@@ -105,7 +112,7 @@ fn transitions<'a>(
     previous: Option<&BuilderPlaygroundStatus>,
     status: &'a BuilderPlaygroundStatus,
 ) -> Vec<(&'static str, &'a bp_generator::api::Condition)> {
-    [READY, GENERATED, DEPLOYED, EXPOSED, SUSPENDED]
+    [READY, GENERATED, DEPLOYED, EXPOSED, SUSPENDED, MONITORED]
         .into_iter()
         .filter_map(|t| {
             let new = status.conditions.iter().find(|c| c.type_ == t)?;
@@ -116,15 +123,24 @@ fn transitions<'a>(
         .collect()
 }
 
-/// The generator Job's run time, from the Job the watch has.
+/// The generator Job's run time, from the Job the watch has: from its start to its completion
+/// or, since its ConfigMap (its last act) usually arrives before the Job is marked complete,
+/// to now.
 fn observe_generator_duration(ctx: &Context, ns: &str, job: Option<&str>) {
     let Some(job) = job.and_then(|j| ctx.stores.jobs.get(&ObjectRef::new(j).within(ns))) else { return };
-    if let Some(status) = &job.status
-        && let (Some(start), Some(end)) = (&status.start_time, &status.completion_time)
-    {
-        let seconds = end.0.as_millisecond() - start.0.as_millisecond();
-        ctx.metrics.generator_duration.observe(seconds as f64 / 1000.0);
+    if let Some(seconds) = job.status.as_ref().and_then(|s| generator_seconds(s, k8s_openapi::jiff::Timestamp::now())) {
+        ctx.metrics.generator_duration.observe(seconds);
     }
+}
+
+/// Seconds from a Job's start to its completion, or to `now` when it has not completed yet.
+fn generator_seconds(
+    status: &k8s_openapi::api::batch::v1::JobStatus,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Option<f64> {
+    let start = status.start_time.as_ref()?.0;
+    let end = status.completion_time.as_ref().map_or(now, |t| t.0);
+    Some((end.as_millisecond() - start.as_millisecond()).max(0) as f64 / 1000.0)
 }
 
 /// From the moment the playground last stopped being ready (or was created, or resumed: a
@@ -220,6 +236,19 @@ mod tests {
         assert_eq!(coalesce(Some(now - ms(5000)), now), None);
         // A clock that seems to go back never waits longer than the coalescing time.
         assert_eq!(coalesce(Some(now + ms(50)), now), Some(STATUS_COALESCE));
+    }
+
+    #[test]
+    fn a_generators_time_ends_at_its_completion_or_now() {
+        use k8s_openapi::api::batch::v1::JobStatus;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let at = |s: &str| s.parse::<k8s_openapi::jiff::Timestamp>().unwrap();
+        let now = at("2026-11-30T12:00:10Z");
+        let mut status = JobStatus { start_time: Some(Time(at("2026-11-30T12:00:00Z"))), ..Default::default() };
+        assert_eq!(generator_seconds(&status, now), Some(10.0), "its ConfigMap arrived before its completion");
+        status.completion_time = Some(Time(at("2026-11-30T12:00:03.5Z")));
+        assert_eq!(generator_seconds(&status, now), Some(3.5));
+        assert_eq!(generator_seconds(&JobStatus::default(), now), None, "never started: nothing to tell");
     }
 
     #[test]

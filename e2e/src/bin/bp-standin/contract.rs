@@ -41,6 +41,11 @@ pub enum Api {
     /// (its JWT), the answer returned as is; then to [`Node::secondary`] (not
     /// `engine_getPayload*`), whose answer is only logged.
     PassThrough,
+    /// A metrics listener: Prometheus' text format on `path` (404 elsewhere), or on every path
+    /// when `None` (reth's and op-service's servers ignore the path; geth serves Prometheus'
+    /// format under `/debug/metrics/prometheus` only). The series are the stand-in's own
+    /// (`bp_standin_*`), never the client's.
+    Metrics { path: Option<&'static str> },
 }
 
 /// Where an [`Api::EngineProxy`] sends what it is asked: the execution engine behind it.
@@ -79,6 +84,8 @@ pub struct Node {
     pub forwarded: AtomicUsize,
     /// Where an [`Api::PassThrough`] copies each call, besides its upstream.
     pub secondary: Option<Upstream>,
+    /// Pages an [`Api::Metrics`] listener served.
+    pub scrapes: AtomicUsize,
 }
 
 impl Node {
@@ -173,6 +180,16 @@ impl Plan {
         }
     }
 
+    /// Serves [`Api::Metrics`] on the port a flag names, else on `default` (the client's own
+    /// default port).
+    pub fn metrics(&mut self, parsed: &Parsed, flag: &str, default: u16, path: Option<&'static str>) {
+        let before = self.apis.len();
+        self.api(parsed, flag, Api::Metrics { path });
+        if self.apis.len() == before {
+            self.apis.push((default, Api::Metrics { path }));
+        }
+    }
+
     /// A peer at `url` (as the flag gave it); a URL the client could not use fails it.
     pub fn peer(&mut self, flag: &str, url: &str, check: Check, gates_ready: bool) -> Result<(), Failure> {
         let parsed = http::parse_url(url)
@@ -244,7 +261,37 @@ fn answer(api: Api, node: &Node, r: &Request) -> Reply {
         },
         Api::EngineProxy => engine_proxy(node, r),
         Api::PassThrough => pass_through(node, r),
+        Api::Metrics { path } => {
+            let (status, _, body) = metrics_page(node, path, r);
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
     }
+}
+
+/// The content type of Prometheus' text format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// An [`Api::Metrics`] listener's answer, with its content type: the stand-in's own series,
+/// labelled with the client it stands in for.
+pub fn metrics_page(node: &Node, path: Option<&str>, r: &Request) -> http::RawReply {
+    if path.is_some_and(|p| p != r.path) || !matches!(r.method.as_str(), "GET" | "HEAD") {
+        return ("404 Not Found", "text/plain; charset=utf-8", b"404 page not found\n".to_vec());
+    }
+    let scrapes = node.scrapes.fetch_add(1, Ordering::SeqCst) + 1;
+    let client = node.client.replace('\\', "\\\\").replace('"', "\\\"");
+    let ready = u8::from(node.ready.load(Ordering::SeqCst));
+    let page = format!(
+        "# HELP bp_standin_up 1 while the stand-in serves (a test stand-in's series, not the client's).\n\
+         # TYPE bp_standin_up gauge\n\
+         bp_standin_up{{client=\"{client}\"}} 1\n\
+         # HELP bp_standin_ready 1 once every peer that gates the stand-in's readiness answered.\n\
+         # TYPE bp_standin_ready gauge\n\
+         bp_standin_ready{{client=\"{client}\"}} {ready}\n\
+         # HELP bp_standin_scrapes_total Pages of metrics the stand-in served.\n\
+         # TYPE bp_standin_scrapes_total counter\n\
+         bp_standin_scrapes_total{{client=\"{client}\"}} {scrapes}\n"
+    );
+    ("200 OK", METRICS_CONTENT_TYPE, page.into_bytes())
 }
 
 /// cl-proxy's handler: POST only (405 `Method not allowed`), a JSON-RPC body (400 `Bad
@@ -753,6 +800,39 @@ mod tests {
 
     fn el(secret: Secret) -> Node {
         Node { chain_id: Some(1337), jwt: Some(secret), ..Node::new("reth node") }
+    }
+
+    #[test]
+    fn metrics_are_prometheus_text_on_their_path_only() {
+        let node = Node::new("geth");
+        let get =
+            |path: &str| Request { method: "GET".into(), path: path.into(), authorization: None, body: Vec::new() };
+        let geth = Some("/debug/metrics/prometheus");
+        let (status, content_type, body) = metrics_page(&node, geth, &get("/debug/metrics/prometheus"));
+        assert_eq!((status, content_type), ("200 OK", METRICS_CONTENT_TYPE));
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("# TYPE bp_standin_up gauge\nbp_standin_up{client=\"geth\"} 1\n"), "{text}");
+        assert!(text.contains("bp_standin_ready{client=\"geth\"} 0\n"), "{text}");
+        assert!(text.ends_with("bp_standin_scrapes_total{client=\"geth\"} 1\n"), "{text}");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert!(series.starts_with("bp_standin_") && value.parse::<f64>().is_ok(), "{line}");
+        }
+        // geth's expvar page and any other path are not Prometheus': 404.
+        for path in ["/metrics", "/debug/metrics", "/"] {
+            assert_eq!(metrics_page(&node, geth, &get(path)).0, "404 Not Found", "{path}");
+        }
+        // reth's and op-service's servers answer on every path; the counter counts pages.
+        node.ready.store(true, Ordering::SeqCst);
+        let (status, _, body) = metrics_page(&node, None, &get("/anything"));
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(status, "200 OK");
+        assert!(
+            text.contains("bp_standin_ready{client=\"geth\"} 1\n")
+                && text.contains("scrapes_total{client=\"geth\"} 2\n")
+        );
+        let post = Request { method: "POST".into(), ..get("/metrics") };
+        assert_eq!(metrics_page(&node, None, &post).0, "404 Not Found");
     }
 
     #[test]

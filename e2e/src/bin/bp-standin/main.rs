@@ -254,6 +254,13 @@ fn run_contract(signals: &SigSet, plan: Plan) -> ! {
     let node = Arc::new(plan.node);
     for (port, listener) in bind(&client, &ports) {
         let api = plan.apis.iter().find(|(p, _)| *p == port).map(|(_, a)| *a);
+        if let Some(contract::Api::Metrics { path }) = api {
+            // Prometheus' text format, with its own content type.
+            let node = node.clone();
+            let handler: http::RawHandler = Arc::new(move |r: &http::Request| contract::metrics_page(&node, path, r));
+            std::thread::spawn(move || http::serve_raw(listener, handler));
+            continue;
+        }
         let handler = contract::handler(api, node.clone());
         std::thread::spawn(move || http::serve(listener, handler));
     }
@@ -495,7 +502,14 @@ mod tests {
         // (set, container, client, files checked, peers, APIs)
         type Expected = (&'static str, &'static str, &'static str, usize, &'static [&'static str], &'static [(u16, contract::Api)]);
         let want: &[Expected] = &[
-            ("l1", "el", "reth node", 4, &[], &[(8545, ExecutionRpc), (8546, ExecutionRpc), (8551, Engine)]),
+            (
+                "l1",
+                "el",
+                "reth node",
+                4,
+                &[],
+                &[(8545, ExecutionRpc), (8546, ExecutionRpc), (8551, Engine), (9090, Metrics { path: None })],
+            ),
             ("l1", "el-healthmon", "healthmon", 0, &["--url http://localhost:8545/"], &[(21171, Healthmon)]),
             (
                 "l1",
@@ -522,7 +536,7 @@ mod tests {
                 "reth node",
                 4,
                 &["--bootnodes http://127.0.0.1:30303/"],
-                &[(8545, ExecutionRpc), (8546, ExecutionRpc), (8551, Engine)],
+                &[(8545, ExecutionRpc), (8546, ExecutionRpc), (8551, Engine), (9090, Metrics { path: None })],
             ),
             ("opstack", "el-healthmon", "healthmon", 0, &["--url http://localhost:8545/"], &[(21171, Healthmon)]),
             (
@@ -542,7 +556,12 @@ mod tests {
                 "geth",
                 3,
                 &["--bootnodes http://127.0.0.1:30303/"],
-                &[(8547, ExecutionRpc), (8548, ExecutionRpc), (8552, Engine)],
+                &[
+                    (8547, ExecutionRpc),
+                    (8548, ExecutionRpc),
+                    (8552, Engine),
+                    (6061, Metrics { path: Some("/debug/metrics/prometheus") }),
+                ],
             ),
             ("opstack", "op-geth-healthmon", "healthmon", 0, &["--url http://localhost:8547/"], &[(21173, Healthmon)]),
             (
@@ -551,7 +570,7 @@ mod tests {
                 "op-node",
                 3,
                 &["--l1 http://localhost:8545/", "--l1.beacon http://localhost:3500/", "--l2 http://localhost:8552/"],
-                &[(8549, ExecutionRpc)],
+                &[(8549, ExecutionRpc), (7300, Metrics { path: None })],
             ),
             (
                 "opstack",

@@ -237,6 +237,11 @@ fn geth_run(parsed: &Parsed, warn: bool) -> Result<Plan, Failure> {
         plan.api(parsed, "ws.port", Api::ExecutionRpc);
     }
     plan.api(parsed, "authrpc.port", Api::Engine);
+    // geth's metrics server runs with --metrics and an address; Prometheus' format is under
+    // /debug/metrics/prometheus (builder-playground's `metrics_path` label for op-geth).
+    if parsed.on("metrics") && parsed.value("metrics.addr").is_some() {
+        plan.metrics(parsed, "metrics.port", 6060, Some("/debug/metrics/prometheus"));
+    }
     for enode in parsed.values("bootnodes") {
         plan.enode("bootnodes", enode)?;
     }
@@ -286,6 +291,10 @@ pub fn op_node(args: &[String], warn: bool) -> Result<Plan, Failure> {
     let mut plan = Plan::new(client, "op-node", &parsed, files, true);
     plan.notes = notes;
     plan.api(&parsed, "rpc.port", Api::ExecutionRpc);
+    if parsed.on("metrics.enabled") {
+        // op-service's metrics server: Prometheus' format on every path.
+        plan.metrics(&parsed, "metrics.port", 7300, None);
+    }
     plan.peer("l1", parsed.value("l1").unwrap_or_default(), Check::ExecutionRpc { expect_chain: l1_chain }, false)?;
     if let Some(beacon) = parsed.value("l1.beacon").filter(|_| !parsed.on("l1.beacon.ignore")) {
         plan.peer("l1.beacon", beacon, Check::Beacon { synced: false, same_spec: Vec::new(), genesis: true }, false)?;
@@ -318,6 +327,9 @@ pub fn op_batcher(args: &[String], warn: bool) -> Result<Plan, Failure> {
     let mut plan = Plan::new(client, "op-batcher", &parsed, Files::new(client, warn), true);
     plan.notes = ignored_note(client, &parsed).into_iter().collect();
     plan.api(&parsed, "rpc.port", Api::ExecutionRpc);
+    if parsed.on("metrics.enabled") {
+        plan.metrics(&parsed, "metrics.port", 7300, None);
+    }
     plan.peer(
         "l1-eth-rpc",
         parsed.value("l1-eth-rpc").unwrap_or_default(),

@@ -289,6 +289,8 @@ fn node(flavor: Flavor, args: &[String], warn: bool) -> Result<Plan, Failure> {
     if !parsed.on("disable-auth-server") {
         plan.api(&parsed, "authrpc.port", Api::Engine);
     }
+    // `--metrics <addr:port>`: reth's Prometheus endpoint, on every path.
+    plan.api(&parsed, "metrics", Api::Metrics { path: None });
     for flag in ["bootnodes", "trusted-peers"] {
         for enode in parsed.values(flag) {
             plan.enode(flag, enode)?;
@@ -391,7 +393,8 @@ mod tests {
         assert_eq!(p.client, "op-reth node");
         assert_eq!(p.node.chain_id, Some(13));
         assert_eq!(p.node.jwt, Some([0xab; 32]));
-        assert_eq!(p.apis.len(), 2, "{:?}", p.apis);
+        assert_eq!(p.apis.len(), 3, "{:?}", p.apis);
+        assert_eq!(p.apis[2], (9090, Api::Metrics { path: None }), "--metrics 0.0.0.0:9090");
         assert!(p.notes.is_empty(), "{:?}", p.notes);
         assert!(crate::ports::listen_ports(&p.program, &p.flag_args) == [8545, 8551, 9090, 30303]);
 
