@@ -256,7 +256,7 @@ async fn expose(pg: &BuilderPlayground, ctx: &Context, ns: &str, rendered: &Rend
             {
                 r.remove(&key);
             }
-            Exposure::Applied(name)
+            Exposure::Applied(format!("{name}.{ns}.svc"))
         }
         Err(e) => {
             let message = truncate(&e.to_string(), 1000);
@@ -508,7 +508,7 @@ mod tests {
             configmap: podspec_configmap_name("l1"),
             rendered: &rendered,
             pod: Some(&pod),
-            exposure: Exposure::Applied("l1".into()),
+            exposure: Exposure::Applied("l1.dev.svc".into()),
         };
         pg.status = Some(status::compute(&stage, None, pg.metadata.generation, "2026-11-30T00:00:00Z"));
         assert_eq!(pg.status.as_ref().unwrap().phase, Some(Phase::Running), "the fixture is settled");
