@@ -299,8 +299,10 @@ async fn kubectl_explain_prints_descriptions_as_paragraphs() {
              speak HTTP or WebSocket). Unset while the Service is not in place.",
         ),
         (
-            "bp.status.serviceStatuses",
-            "Per service (keyed by name, in name order): readiness, state, restarts and allocated ports.",
+            "bp.status.serviceStatuses.ports.containerPortName",
+            "The name of its container port (the tcp one, for a port that is both tcp and udp), unique in the \
+             Pod: `<container>-<port>`, shortened with a hash past 15 characters. The playground's Service \
+             names its port so too.",
         ),
     ];
     for (field, want) in cases {
