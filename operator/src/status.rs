@@ -195,9 +195,10 @@ fn set_condition(
     });
 }
 
-/// The service and port whose in-cluster address is `status.rpcURL`: the execution layer's
-/// JSON-RPC, as builder-playground's recipes name it.
+/// The service whose port [`RPC_PORT`] is `status.rpcURL` in the cluster: the execution
+/// layer, as every builder-playground recipe names it.
 pub const RPC_SERVICE: &str = "el";
+/// The port of [`RPC_SERVICE`] that serves its JSON-RPC.
 pub const RPC_PORT: &str = "http";
 
 /// Where each declared port (hidden listeners excluded) of each service is reached: inside the
