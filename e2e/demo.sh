@@ -63,12 +63,17 @@ else
 fi
 kubectl wait --for=condition=Ready bp/l1 --timeout=180s
 echo
-kubectl get bp
+kubectl get bp -o wide
 echo
 {
     echo "SERVICE READY STATE RESTARTS PORTS"
-    kubectl get bp l1 -o go-template='{{range $name, $s := .status.serviceStatuses}}{{$name}} {{$s.ready}} {{$s.state}} {{$s.restarts}} {{range $p, $n := $s.ports}}{{$p}}={{$n}},{{end}}{{"\n"}}{{end}}'
+    kubectl get bp l1 -o go-template='{{range .status.serviceStatuses}}{{.name}} {{.ready}} {{.state}} {{.restarts}} {{range .ports}}{{.name}}={{.port}},{{end}}{{"\n"}}{{end}}'
 } | sed 's/,$//' | column -t
+echo
+{
+    echo "SERVICE PORT IN-CLUSTER IN-POD"
+    kubectl get bp l1 -o go-template='{{range .status.endpoints}}{{.service}} {{.port}} {{.inCluster}} {{.inPod}}{{"\n"}}{{end}}'
+} | column -t
 echo
 kubectl get pod l1 -o wide
 echo

@@ -40,10 +40,17 @@ pub const ARTIFACTS_VOLUME: &str = "artifacts";
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     printcolumn(
+        name = "RPC",
+        type_ = "string",
+        json_path = ".status.rpcURL",
+        description = "The execution layer's JSON-RPC inside the cluster",
+        priority = 1
+    ),
+    printcolumn(
         name = "Expires",
         type_ = "string",
         json_path = ".status.expiresAt",
-        priority = "1",
+        priority = 1,
         description = "When the operator deletes the playground (spec.lifetime)"
     )
 )]
@@ -554,9 +561,20 @@ pub struct BuilderPlaygroundStatus {
     /// The playground's Pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
-    /// Per service: readiness, state, restarts and allocated ports.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub service_statuses: BTreeMap<String, ServiceStatus>,
+    /// Per service (keyed by name, in name order): readiness, state, restarts and allocated
+    /// ports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub service_statuses: Vec<ServiceStatus>,
+    /// Where each declared port of each service is reached: in the cluster, through the
+    /// playground's Service, and inside the Pod.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["service", "port"]))]
+    pub endpoints: Vec<Endpoint>,
+    /// The execution layer's JSON-RPC (the `http` port of the service `el`) inside the
+    /// cluster, through the playground's Service. `kubectl get bp -o wide` shows it.
+    #[serde(default, rename = "rpcURL", skip_serializing_if = "Option::is_none")]
+    pub rpc_url: Option<String>,
     /// When the operator deletes the playground (RFC 3339): its creationTimestamp plus
     /// spec.lifetime. Unset without a lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -633,6 +651,8 @@ pub struct Condition {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
+    /// The service's name, as in spec.services.
+    pub name: String,
     /// The container's readiness probe passes (or it runs and has none).
     pub ready: bool,
     /// Waiting, Running or Terminated, as the container reports.
@@ -644,12 +664,48 @@ pub struct ServiceStatus {
     /// The container that runs the service.
     #[serde(default)]
     pub container: String,
-    /// Allocated port numbers by port name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub ports: BTreeMap<String, i32>,
+    /// The service's ports (keyed by name, in allocation order) with the numbers allocated in
+    /// the Pod.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub ports: Vec<PortStatus>,
     /// Why the service is not ready, when known.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+}
+
+/// A port of a service and the number it got in the Pod.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortStatus {
+    /// The port's name, as the service declares it (or as its templates name it).
+    pub name: String,
+    /// The number allocated in the Pod: the requested one unless another service of the Pod
+    /// already held it.
+    pub port: i32,
+    /// The name of its container port (the tcp one, for a port that is both tcp and udp),
+    /// unique in the Pod: `<container>-<port>`, shortened with a hash past 15 characters. The
+    /// playground's Service names its port so too.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub container_port_name: String,
+}
+
+/// Where a declared port of a service is reached.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    /// The service, as in spec.services.
+    pub service: String,
+    /// The port's name, as the service declares it.
+    pub port: String,
+    /// The address in the cluster, through the playground's Service:
+    /// `<scheme>://<playground>.<namespace>.svc:<port>` (`<host>:<port>` for ports that are
+    /// not known to speak HTTP or WebSocket). Unset while the Service is not in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_cluster: Option<String>,
+    /// The address inside the Pod, from any of its containers: `<scheme>://localhost:<port>`
+    /// (`localhost:<port>` without a known scheme).
+    pub in_pod: String,
 }
 
 /// Conditions are a list keyed by `type`, so server-side apply merges them per type.
@@ -675,6 +731,20 @@ fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     });
     // The value above is a literal JSON object, which is always a valid schema.
     schemars::Schema::try_from(schema).unwrap_or_default()
+}
+
+impl BuilderPlaygroundStatus {
+    /// The status of the service `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceStatus> {
+        self.service_statuses.iter().find(|s| s.name == name)
+    }
+}
+
+impl ServiceStatus {
+    /// The number allocated to the port `name`.
+    pub fn port(&self, name: &str) -> Option<i32> {
+        self.ports.iter().find(|p| p.name == name).map(|p| p.port)
+    }
 }
 
 impl BuilderPlayground {

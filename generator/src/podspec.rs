@@ -114,13 +114,14 @@ pub fn render(playground: &BuilderPlayground, options: &RenderOptions) -> Result
         )
         .into());
     }
-    let table = PortTable::allocate(in_pod.iter().map(|p| (p.spec.name.as_str(), p.port_requests()))).map_err(|e| {
-        SpecError::service(
-            &e.service,
-            "ports",
-            format!("no free port number for {:?} at or above the requested one", e.port),
-        )
-    })?;
+    let mut table =
+        PortTable::allocate(in_pod.iter().map(|p| (p.spec.name.as_str(), p.port_requests()))).map_err(|e| {
+            SpecError::service(
+                &e.service,
+                "ports",
+                format!("no free port number for {:?} at or above the requested one", e.port),
+            )
+        })?;
     if let Some(svc) = in_pod.iter().find(|p| names::container_name(&p.spec.name) == bundle::UNPACK_CONTAINER) {
         return Err(SpecError::service(
             &svc.spec.name,
@@ -129,6 +130,7 @@ pub fn render(playground: &BuilderPlayground, options: &RenderOptions) -> Result
         )
         .into());
     }
+    table.learn_schemes(parsed.iter().flat_map(|p| p.service_references()));
     // A bundle is unpacked into a subdirectory of its own, which every mount points into.
     let bundle_options;
     let options = match (&spec.artifacts, &options.artifacts_subdir) {
@@ -144,7 +146,14 @@ pub fn render(playground: &BuilderPlayground, options: &RenderOptions) -> Result
         services: spec.services.iter().map(|s| (s.name.as_str(), s)).collect(),
         bootnode: spec.bootnode.as_ref(),
     };
-    let mut builder = Builder { playground, options, resolver: &resolver, warnings: Vec::new(), uses_jwt: false };
+    let mut builder = Builder {
+        playground,
+        options,
+        resolver: &resolver,
+        port_names: table.container_port_names(),
+        warnings: Vec::new(),
+        uses_jwt: false,
+    };
     let order = start_order(&in_pod, options.native_sidecars, &mut builder.warnings)?;
     let mut containers = Vec::with_capacity(in_pod.len());
     for (index, gated) in &order.entries {
@@ -289,6 +298,8 @@ struct Builder<'a> {
     playground: &'a BuilderPlayground,
     options: &'a RenderOptions,
     resolver: &'a Resolver<'a>,
+    /// Container port names, unique in the Pod, by (service, port, protocol).
+    port_names: BTreeMap<(String, String, Protocol), String>,
     warnings: Vec<String>,
     uses_jwt: bool,
 }
@@ -406,14 +417,13 @@ impl Builder<'_> {
         let Some(ports) = self.resolver.table.service(service) else { return Vec::new() };
         let mut out = Vec::new();
         for port in &ports.ports {
-            let has_tcp = port.protocols.contains(&Protocol::Tcp);
             for protocol in [Protocol::Tcp, Protocol::Udp] {
                 if !port.protocols.contains(&protocol) {
                     continue;
                 }
                 let udp = protocol == Protocol::Udp;
                 out.push(ContainerPort {
-                    name: Some(names::port_name(&port.name, udp && has_tcp)),
+                    name: self.port_names.get(&(service.to_owned(), port.name.clone(), protocol)).cloned(),
                     container_port: port.number,
                     protocol: Some(if udp { "UDP" } else { "TCP" }.into()),
                     ..Default::default()

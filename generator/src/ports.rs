@@ -7,11 +7,12 @@
 //! opens without declaring them (SPEC §2.2) are allocated in the same walk, at their service's
 //! position, and moved by appending a flag.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Protocol, ServiceSpec};
+use crate::names;
 
 /// A listener some component opens without declaring it, and the flag that moves it.
 #[derive(Debug)]
@@ -107,7 +108,13 @@ pub struct AllocatedPort {
     /// Whether it is a hidden listener moved by a flag.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hidden: bool,
+    /// The URL scheme its clients use, when known (see [`PortTable::learn_schemes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
 }
+
+/// URL schemes worth printing in an address: what browsers and JSON-RPC clients speak.
+const WEB_SCHEMES: [&str; 4] = ["http", "https", "ws", "wss"];
 
 /// A port a service wants, before allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +169,7 @@ impl PortTable {
                     number,
                     protocols: vec![req.protocol],
                     hidden: req.hidden,
+                    scheme: None,
                 });
             }
             services.push(ServicePorts { service: service.to_owned(), ports });
@@ -177,6 +185,53 @@ impl PortTable {
     /// The port `name` of `service`.
     pub fn get(&self, service: &str, name: &str) -> Option<&AllocatedPort> {
         self.service(service)?.ports.iter().find(|p| p.name == name)
+    }
+
+    /// Sets each port's URL scheme: the first web scheme (http, https, ws, wss) that a
+    /// `{{Service}}` reference (service, port, scheme) uses for it, else its name when that is
+    /// a web scheme (`metrics` counts as http). Other ports (p2p, enode, ...) get none.
+    pub fn learn_schemes<'a>(&mut self, references: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) {
+        for (service, port, scheme) in references {
+            let scheme = scheme.to_ascii_lowercase();
+            if let Some(p) = self.get_mut(service, port)
+                && p.scheme.is_none()
+                && WEB_SCHEMES.contains(&scheme.as_str())
+            {
+                p.scheme = Some(scheme);
+            }
+        }
+        for port in self.services.iter_mut().flat_map(|s| s.ports.iter_mut()).filter(|p| p.scheme.is_none()) {
+            let name = port.name.to_ascii_lowercase();
+            port.scheme = match name.as_str() {
+                "metrics" => Some("http".into()),
+                n if WEB_SCHEMES.contains(&n) => Some(n.to_owned()),
+                _ => None,
+            };
+        }
+    }
+
+    fn get_mut(&mut self, service: &str, name: &str) -> Option<&mut AllocatedPort> {
+        self.services.iter_mut().find(|s| s.service == service)?.ports.iter_mut().find(|p| p.name == name)
+    }
+
+    /// The name of each container port of the Pod, by (service, port name, protocol): unique
+    /// in the Pod and at most 15 characters ([`names::container_port_name`], walked in
+    /// allocation order, tcp before udp).
+    pub fn container_port_names(&self) -> BTreeMap<(String, String, Protocol), String> {
+        let mut taken = BTreeSet::new();
+        let mut out = BTreeMap::new();
+        for service in &self.services {
+            let container = names::container_name(&service.service);
+            for port in &service.ports {
+                let has_tcp = port.protocols.contains(&Protocol::Tcp);
+                for protocol in [Protocol::Tcp, Protocol::Udp].into_iter().filter(|p| port.protocols.contains(p)) {
+                    let udp_twin = protocol == Protocol::Udp && has_tcp;
+                    let name = names::container_port_name(&container, &port.name, udp_twin, &mut taken);
+                    out.insert((service.service.clone(), port.name.clone(), protocol), name);
+                }
+            }
+        }
+        out
     }
 
     /// The port of `service` that asked for `requested`.
@@ -217,6 +272,55 @@ mod tests {
         let a = table.get("a", "p2p").unwrap();
         assert_eq!((a.number, a.protocols.clone()), (9000, vec![Protocol::Udp, Protocol::Tcp]));
         assert_eq!(table.get("b", "p2p").unwrap().number, 9001, "udp reservation blocks the number too");
+    }
+
+    #[test]
+    fn schemes_come_from_references_then_from_names() {
+        let mut table = PortTable::allocate([
+            ("el", vec![req("http", 8545, Protocol::Tcp), req("authrpc", 8551, Protocol::Tcp)]),
+            ("beacon", vec![req("p2p", 9000, Protocol::Tcp), req("Metrics", 5054, Protocol::Tcp)]),
+            ("relay", vec![req("api", 5555, Protocol::Tcp), req("ws", 5556, Protocol::Tcp)]),
+        ])
+        .unwrap();
+        table.learn_schemes([
+            ("el", "authrpc", "HTTP"),
+            ("el", "authrpc", "ws"),
+            ("beacon", "p2p", "enode"),
+            ("relay", "api", "https"),
+            ("nope", "http", "http"),
+        ]);
+        let scheme = |s: &str, p: &str| table.get(s, p).unwrap().scheme.clone();
+        assert_eq!(scheme("el", "authrpc").as_deref(), Some("http"), "the first web scheme, lowercase");
+        assert_eq!(scheme("el", "http").as_deref(), Some("http"), "by name");
+        assert_eq!(scheme("beacon", "p2p"), None, "enode is no web scheme");
+        assert_eq!(scheme("beacon", "Metrics").as_deref(), Some("http"));
+        assert_eq!(scheme("relay", "api").as_deref(), Some("https"));
+        assert_eq!(scheme("relay", "ws").as_deref(), Some("ws"));
+    }
+
+    #[test]
+    fn container_port_names_follow_the_table() {
+        let table = PortTable::allocate([
+            (
+                "el",
+                vec![
+                    req("http", 8545, Protocol::Tcp),
+                    req("p2p", 30303, Protocol::Tcp),
+                    req("p2p", 30303, Protocol::Udp),
+                ],
+            ),
+            ("mev-boost-relay", vec![req("http", 5555, Protocol::Tcp)]),
+            ("b", vec![req("disc", 9000, Protocol::Udp)]),
+        ])
+        .unwrap();
+        let names = table.container_port_names();
+        let name = |s: &str, p: &str, pr: Protocol| names[&(s.to_owned(), p.to_owned(), pr)].clone();
+        assert_eq!(name("el", "http", Protocol::Tcp), "el-http");
+        assert_eq!(name("el", "p2p", Protocol::Tcp), "el-p2p");
+        assert_eq!(name("el", "p2p", Protocol::Udp), "el-p2p-udp");
+        assert_eq!(name("b", "disc", Protocol::Udp), "b-disc", "a udp-only port has no suffix");
+        assert!(name("mev-boost-relay", "http", Protocol::Tcp).starts_with("mev-boost-"));
+        assert_eq!(names.len(), 5);
     }
 
     #[test]

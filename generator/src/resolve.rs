@@ -46,6 +46,16 @@ impl ParsedService<'_> {
         })
     }
 
+    /// (service, port, scheme) of every `{{Service}}` reference this service makes.
+    pub fn service_references(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.actions().filter_map(|a| match a {
+            Action::Service { service, port, protocol, .. } => {
+                Some((service.as_str(), port.as_str(), protocol.as_str()))
+            }
+            _ => None,
+        })
+    }
+
     /// The ports this service wants, in allocation order: declared ports, then ports only its
     /// templates name (builder-playground registers those too), then its hidden listener.
     pub fn port_requests(&self) -> Vec<PortRequest> {

@@ -53,7 +53,24 @@ fn crd_shape() {
     assert!(version["subresources"]["status"].is_object());
     let columns: Vec<&str> =
         version["additionalPrinterColumns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(columns, ["Recipe", "Phase", "Ready", "Age", "Expires"]);
+    assert_eq!(columns, ["Recipe", "Phase", "Ready", "Age", "RPC", "Expires"]);
+    let rpc = &version["additionalPrinterColumns"][4];
+    assert_eq!((rpc["jsonPath"].as_str(), rpc["priority"].as_i64()), (Some(".status.rpcURL"), Some(1)), "-o wide only");
+    // Status lists of named subobjects, as the Kubernetes API conventions want them.
+    let status = &version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
+    for (list, keys) in [
+        (&status["serviceStatuses"], serde_json::json!(["name"])),
+        (&status["serviceStatuses"]["items"]["properties"]["ports"], serde_json::json!(["name"])),
+        (&status["endpoints"], serde_json::json!(["service", "port"])),
+    ] {
+        assert_eq!(list["type"], "array");
+        assert_eq!(list["x-kubernetes-list-type"], "map");
+        assert_eq!(list["x-kubernetes-list-map-keys"], keys);
+        let required = list["items"]["required"].as_array().unwrap();
+        assert!(keys.as_array().unwrap().iter().all(|k| required.contains(k)), "keys are required: {list}");
+    }
+    let expires = &version["additionalPrinterColumns"][5];
+    assert_eq!((expires["jsonPath"].as_str(), expires["priority"].as_i64()), (Some(".status.expiresAt"), Some(1)));
     let schema = &version["schema"]["openAPIV3Schema"];
     let conditions = &schema["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], "map");

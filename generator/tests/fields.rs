@@ -106,7 +106,7 @@ fn a_playground_renders_to_exactly_this_pod() {
                     "name": "db",
                     "image": "postgres:16",
                     "env": [{"name": "POSTGRES_PASSWORD", "value": "pw"}],
-                    "ports": [{"containerPort": 5432, "name": "pg", "protocol": "TCP"}],
+                    "ports": [{"containerPort": 5432, "name": "db-pg", "protocol": "TCP"}],
                     "readinessProbe": db_check,
                     "startupProbe": db_startup,
                     "restartPolicy": "Always",
@@ -119,10 +119,10 @@ fn a_playground_renders_to_exactly_this_pod() {
                     "command": ["reth"],
                     "args": ["node", "--http.port", "8545", "--port", "30303", "--discovery.port", "9000"],
                     "ports": [
-                        {"containerPort": 8545, "name": "http", "protocol": "TCP"},
-                        {"containerPort": 30303, "name": "p2p", "protocol": "TCP"},
-                        {"containerPort": 30303, "name": "p2p-udp", "protocol": "UDP"},
-                        {"containerPort": 9000, "name": "disc", "protocol": "UDP"}
+                        {"containerPort": 8545, "name": "el-http", "protocol": "TCP"},
+                        {"containerPort": 30303, "name": "el-p2p", "protocol": "TCP"},
+                        {"containerPort": 30303, "name": "el-p2p-udp", "protocol": "UDP"},
+                        {"containerPort": 9000, "name": "el-disc", "protocol": "UDP"}
                     ],
                     "readinessProbe": {
                         "tcpSocket": {"port": 8545},

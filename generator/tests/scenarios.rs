@@ -305,14 +305,15 @@ fn c12_containers_and_images() {
 }
 
 /// C13 and "done when": every fixture renders with no two containers sharing a (port,
-/// protocol), valid and unique port names, and no template left anywhere.
+/// protocol), port names valid (at most 15 characters) and unique in the whole Pod (the API
+/// server warns about a name repeated across containers), and no template left anywhere.
 #[test]
 fn c13_ports_unique_names_valid_no_templates_left() {
     for name in ALL_MANIFESTS {
         let r = render_fixture(name);
         let mut seen = BTreeSet::new();
+        let mut names = BTreeSet::new();
         for c in all_containers(&r) {
-            let mut names = BTreeSet::new();
             for p in c.ports.iter().flatten() {
                 let proto = p.protocol.clone().unwrap_or_default();
                 assert!(
@@ -323,9 +324,10 @@ fn c13_ports_unique_names_valid_no_templates_left() {
                 );
                 let pn = p.name.clone().unwrap_or_default();
                 assert!(bp_generator::names::is_iana_svc_name(&pn), "{name}: {}: port name {pn:?}", c.name);
-                assert!(names.insert(pn.clone()), "{name}: {}: port name {pn:?} twice", c.name);
+                assert!(names.insert(pn.clone()), "{name}: {}: port name {pn:?} twice in the Pod", c.name);
             }
         }
+        assert!(names.len() >= 5, "{name}: {} port names", names.len());
         for c in all_containers(&r) {
             let env_values = c.env.iter().flatten().filter_map(|e| e.value.as_ref());
             for s in c.args.iter().flatten().chain(c.command.iter().flatten()).chain(env_values) {
@@ -333,6 +335,33 @@ fn c13_ports_unique_names_valid_no_templates_left() {
             }
         }
     }
+}
+
+/// Container ports are named after their service and port: `http` of el, beacon and
+/// mev-boost-relay no longer repeats, the udp twin ends in `-udp`, and a name past 15
+/// characters keeps its start and ends in a hash.
+#[test]
+fn container_port_names_say_service_and_port() {
+    let r = render_fixture(L1_HEAD);
+    let names = |c: &str| -> Vec<(String, i32, String)> {
+        container(&r, c)
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| (p.name.clone().unwrap(), p.container_port, p.protocol.clone().unwrap()))
+            .collect()
+    };
+    let el = names("el");
+    assert!(el.contains(&("el-http".into(), 8545, "TCP".into())), "{el:?}");
+    let beacon = names("beacon");
+    assert!(beacon.contains(&("beacon-http".into(), 3500, "TCP".into())), "{beacon:?}");
+    assert!(beacon.contains(&("beacon-p2p-udp".into(), 9000, "UDP".into())), "{beacon:?}");
+    let relay = names("mev-boost-relay");
+    assert_eq!(relay.len(), 1);
+    assert!(relay[0].0.starts_with("mev-boost-") && relay[0].0.len() == 14, "{relay:?}");
+    // The Pod's names are those of the port table, which status and the Service use.
+    let table = r.ports.container_port_names();
+    assert_eq!(table[&("mev-boost-relay".to_owned(), "http".to_owned(), Protocol::Tcp)], relay[0].0);
 }
 
 /// C14: command only from an entrypoint.

@@ -58,7 +58,7 @@
 //! and its readiness probe passes again a second or so later: two readiness changes
 //! (true → false → true) per Pod. The Pod watch timestamps each change of that container's
 //! `ready` in the Pod's status, the playground watch each change of
-//! `.status.serviceStatuses.beacon.ready`, both on arrival:
+//! `.status.serviceStatuses[name=beacon].ready`, both on arrival:
 //! - *Pod → playground*: from the Pod's change to the playground's, paired in order per Pod:
 //!   the operator's latency (both reach the benchmark through the same API server), which the
 //!   target is about.
@@ -559,7 +559,7 @@ impl Observed {
         if is("Ready") {
             self.ready.entry(name.clone()).or_insert(at);
         }
-        if let Some(service) = status.service_statuses.get(FLIP_SERVICE) {
+        if let Some(service) = status.service(FLIP_SERVICE) {
             self.service.see(&name, service.ready, at);
         }
     }

@@ -187,7 +187,7 @@ impl Collector for PlaygroundCollector {
                 .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
                 .is_some_and(|c| c.status == "True");
             self.ready.with_label_values(&[&namespace, &name]).set(i64::from(ready));
-            let services = status.map_or(0, |s| s.service_statuses.values().filter(|v| v.ready).count());
+            let services = status.map_or(0, |s| s.service_statuses.iter().filter(|v| v.ready).count());
             self.services_ready.with_label_values(&[&namespace, &name]).set(services as i64);
             let total = status.map_or(0, |s| s.service_statuses.len());
             self.services.with_label_values(&[&namespace, &name]).set(total as i64);

@@ -3,10 +3,8 @@
 //! Conditions follow the Kubernetes API conventions; `lastTransitionTime` changes only when a
 //! condition's status flips, so an unchanged world yields an identical status and no write.
 
-use std::collections::BTreeMap;
-
 use bp_generator::Rendered;
-use bp_generator::api::{BuilderPlaygroundStatus, Condition, Phase, ServiceStatus};
+use bp_generator::api::{BuilderPlaygroundStatus, Condition, Endpoint, Phase, PortStatus, Protocol, ServiceStatus};
 use bp_generator::bundle::UNPACK_CONTAINER;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
@@ -23,7 +21,8 @@ pub const MONITORED: &str = "Monitored";
 pub enum Exposure {
     /// No service declares a port: nothing to expose.
     NoPorts,
-    /// The Service (named) routes the declared ports.
+    /// The Service routes the declared ports; its DNS name in the cluster
+    /// (`<name>.<namespace>.svc`).
     Applied(String),
     /// The API server refused the Service: its words.
     Failed(String),
@@ -152,8 +151,18 @@ pub fn compute(
                 Exposure::Failed(message) => set(EXPOSED, false, "ServiceFailed", message.clone()),
             }
             let services = service_statuses(rendered, *pod);
+            let host = match exposure {
+                Exposure::Applied(host) => Some(host.as_str()),
+                Exposure::NoPorts | Exposure::Failed(_) => None,
+            };
+            status.endpoints = endpoints(rendered, host);
+            status.rpc_url = status
+                .endpoints
+                .iter()
+                .find(|e| e.service == RPC_SERVICE && e.port == RPC_PORT)
+                .and_then(|e| e.in_cluster.clone());
             let total = services.len();
-            let ready: Vec<&String> = services.iter().filter(|(_, s)| s.ready).map(|(n, _)| n).collect();
+            let ready: Vec<&String> = services.iter().filter(|s| s.ready).map(|s| &s.name).collect();
             status.ready = Some(format!("{}/{total}", ready.len()));
             match pod {
                 Some(pod) => {
@@ -187,16 +196,16 @@ pub fn compute(
                 set(READY, true, "AllServicesReady", format!("{total}/{total} services ready"));
             } else {
                 // The first failing service (by name) speaks for the rest in the condition.
-                let failing = services.iter().find(|(_, s)| {
+                let failing = services.iter().find(|s| {
                     !s.ready && (s.restarts > 0 || s.state == "Terminated" || s.message.contains("CrashLoopBackOff"))
                 });
                 status.phase =
                     Some(if pod.is_some() && failing.is_some() { Phase::Degraded } else { Phase::Deploying });
-                let not_ready: Vec<&str> = services.iter().filter(|(_, s)| !s.ready).map(|(n, _)| n.as_str()).collect();
+                let not_ready: Vec<&str> = services.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
                 let mut message =
                     format!("{}/{total} services ready; not ready: {}", ready.len(), not_ready.join(", "));
-                if let Some((name, s)) = failing {
-                    message.push_str(&format!("; {name}: {}", s.message));
+                if let Some(s) = failing {
+                    message.push_str(&format!("; {}: {}", s.name, s.message));
                 }
                 set(READY, false, if failing.is_some() { "ServicesFailing" } else { "ServicesNotReady" }, message);
             }
@@ -296,12 +305,43 @@ fn set_condition(
     });
 }
 
-/// Per service: readiness, state, restarts and ports, from the Pod's container statuses.
-pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<String, ServiceStatus> {
+/// The service whose port [`RPC_PORT`] is `status.rpcURL` in the cluster: the execution
+/// layer, as every builder-playground recipe names it.
+pub const RPC_SERVICE: &str = "el";
+/// The port of [`RPC_SERVICE`] that serves its JSON-RPC.
+pub const RPC_PORT: &str = "http";
+
+/// Where each declared port (hidden listeners excluded) of each service is reached: inside the
+/// Pod at localhost, and in the cluster at `host` (the Service's DNS name), when the Service
+/// is in place. A port whose scheme is known (http, https, ws, wss) gets a URL, any other
+/// `host:port`.
+pub fn endpoints(rendered: &Rendered, host: Option<&str>) -> Vec<Endpoint> {
+    let address = |host: &str, scheme: Option<&str>, number: i32| match scheme {
+        Some(scheme) => format!("{scheme}://{host}:{number}"),
+        None => format!("{host}:{number}"),
+    };
+    rendered
+        .ports
+        .services
+        .iter()
+        .flat_map(|s| s.ports.iter().filter(|p| !p.hidden).map(move |p| (s, p)))
+        .map(|(s, p)| Endpoint {
+            service: s.service.clone(),
+            port: p.name.clone(),
+            in_cluster: host.map(|h| address(h, p.scheme.as_deref(), p.number)),
+            in_pod: address("localhost", p.scheme.as_deref(), p.number),
+        })
+        .collect()
+}
+
+/// Per service, in name order: readiness, state, restarts and ports, from the Pod's container
+/// statuses.
+pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> Vec<ServiceStatus> {
     let statuses: Vec<&ContainerStatus> = pod
         .and_then(|p| p.status.as_ref())
         .map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()).collect())
         .unwrap_or_default();
+    let port_names = rendered.ports.container_port_names();
     rendered
         .containers
         .iter()
@@ -309,10 +349,27 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
             let ports = rendered
                 .ports
                 .service(service)
-                .map(|p| p.ports.iter().map(|a| (a.name.clone(), a.number)).collect())
+                .map(|p| {
+                    p.ports
+                        .iter()
+                        .map(|a| PortStatus {
+                            name: a.name.clone(),
+                            port: a.number,
+                            container_port_name: port_names
+                                .get(&(service.clone(), a.name.clone(), main_protocol(&a.protocols)))
+                                .cloned()
+                                .unwrap_or_default(),
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
-            let mut out =
-                ServiceStatus { container: container.clone(), ports, state: "Waiting".into(), ..Default::default() };
+            let mut out = ServiceStatus {
+                name: service.clone(),
+                container: container.clone(),
+                ports,
+                state: "Waiting".into(),
+                ..Default::default()
+            };
             if let Some(cs) = statuses.iter().find(|cs| &cs.name == container) {
                 out.ready = cs.ready;
                 out.restarts = cs.restart_count;
@@ -349,9 +406,18 @@ pub fn service_statuses(rendered: &Rendered, pod: Option<&Pod>) -> BTreeMap<Stri
             } else {
                 out.message = "container not started".into();
             }
-            (service.clone(), out)
+            out
         })
         .collect()
+}
+
+/// The protocol whose container port speaks for a port: tcp, unless it is udp only.
+fn main_protocol(protocols: &[Protocol]) -> Protocol {
+    if protocols.contains(&Protocol::Udp) && !protocols.contains(&Protocol::Tcp) {
+        Protocol::Udp
+    } else {
+        Protocol::Tcp
+    }
 }
 
 /// `: <its error line>` of a failed container, in its own words (the generator sets
@@ -396,6 +462,11 @@ mod tests {
         render(&pg, &RenderOptions::default()).unwrap()
     }
 
+    /// The status of service `name` (statuses are a list keyed by name).
+    fn named<'a>(statuses: &'a [ServiceStatus], name: &str) -> &'a ServiceStatus {
+        statuses.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no service {name}"))
+    }
+
     fn cs(name: &str, ready: bool, restarts: i32, state: ContainerState) -> ContainerStatus {
         ContainerStatus { name: name.into(), ready, restart_count: restarts, state: Some(state), ..Default::default() }
     }
@@ -421,7 +492,7 @@ mod tests {
             configmap: "c".into(),
             rendered: &r,
             pod: Some(&p),
-            exposure: Exposure::Applied("l1".into()),
+            exposure: Exposure::Applied("l1.dev.svc".into()),
         };
         let s = compute(&stage, None, Some(2), "T1");
         assert_eq!(s.phase, Some(Phase::Running));
@@ -438,10 +509,27 @@ mod tests {
                 ("Exposed", "True", "ServiceApplied")
             ]
         );
-        assert_eq!(s.conditions[3].message, "Service l1 routes the declared ports");
-        assert_eq!(s.service_statuses["el"].ports["http"], 8545);
-        assert_eq!(s.service_statuses["el_healthmon"].ports["healthmon"], 21171);
-        assert_eq!(s.service_statuses["el_healthmon"].container, "el-healthmon");
+        assert_eq!(s.conditions[3].message, "Service l1.dev.svc routes the declared ports");
+        assert_eq!(named(&s.service_statuses, "el").port("http").unwrap(), 8545);
+        assert_eq!(named(&s.service_statuses, "el_healthmon").port("healthmon").unwrap(), 21171);
+        assert_eq!(named(&s.service_statuses, "el_healthmon").container, "el-healthmon");
+        // Each port keeps its own name and shows the Pod-unique name of its container port.
+        let el = &named(&s.service_statuses, "el").ports[0];
+        assert_eq!((el.name.as_str(), el.port, el.container_port_name.as_str()), ("http", 8545, "el-http"));
+        let hm = &named(&s.service_statuses, "el_healthmon").ports[0];
+        assert_eq!(hm.name, "healthmon");
+        assert!(hm.container_port_name.starts_with("el-healthm-") && hm.container_port_name.len() == 15, "{hm:?}");
+        // Endpoints: declared ports only (healthmon's hidden listener is not one).
+        assert_eq!(
+            s.endpoints,
+            [Endpoint {
+                service: "el".into(),
+                port: "http".into(),
+                in_cluster: Some("http://l1.dev.svc:8545".into()),
+                in_pod: "http://localhost:8545".into(),
+            }]
+        );
+        assert_eq!(s.rpc_url.as_deref(), Some("http://l1.dev.svc:8545"));
     }
 
     #[test]
@@ -469,7 +557,7 @@ mod tests {
         };
         let s = compute(&stage, None, Some(1), "T1");
         assert_eq!(s.phase, Some(Phase::Degraded));
-        let el = &s.service_statuses["el"];
+        let el = &named(&s.service_statuses, "el");
         assert_eq!((el.ready, el.restarts, el.state.as_str()), (false, 3, "Waiting"));
         assert_eq!(el.message, "CrashLoopBackOff: back-off 10s; last exit code 1");
         let ready = s.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
@@ -708,7 +796,7 @@ spec:
         let statuses = service_statuses(&r, Some(&p));
         let summary: Vec<(&str, &str, bool, i32, &str, &str)> = statuses
             .iter()
-            .map(|(n, s)| (n.as_str(), s.container.as_str(), s.ready, s.restarts, s.state.as_str(), s.message.as_str()))
+            .map(|s| (s.name.as_str(), s.container.as_str(), s.ready, s.restarts, s.state.as_str(), s.message.as_str()))
             .collect();
         assert_eq!(
             summary,
@@ -754,7 +842,7 @@ spec:
         };
         for el in [cs("el", false, 0, terminated(1, None)), cs("el", false, 0, crash_looping)] {
             let s = deployed(&r, vec![el, healthmon()], None);
-            assert_eq!(s.phase, Some(Phase::Degraded), "{:?}", s.service_statuses["el"]);
+            assert_eq!(s.phase, Some(Phase::Degraded), "{:?}", named(&s.service_statuses, "el"));
         }
         // Restarted, but ready again: not failing; the other one just is not ready yet.
         let s = deployed(&r, vec![cs("el", true, 4, running()), cs("el-healthmon", false, 0, running())], None);
@@ -813,8 +901,14 @@ spec:
             (exposed.status.as_str(), exposed.reason.as_str(), exposed.message.as_str()),
             ("False", "ServiceFailed", refused)
         );
+        // Without the Service there is no address in the cluster; the Pod's stays.
+        assert_eq!(s.rpc_url, None);
+        let in_cluster: Vec<Option<&str>> = s.endpoints.iter().map(|e| e.in_cluster.as_deref()).collect();
+        assert_eq!(in_cluster, [None]);
+        assert_eq!(s.endpoints[0].in_pod, "http://localhost:8545");
         // Once the Service is applied the condition flips, with its own transition time.
         let later = at(Exposure::Applied("l1".into()), Some(&s), "T2");
+        assert_eq!(later.rpc_url.as_deref(), Some("http://l1:8545"));
         let exposed = later.conditions.iter().find(|c| c.type_ == EXPOSED).unwrap();
         assert_eq!((exposed.status.as_str(), exposed.last_transition_time.as_str()), ("True", "T2"));
         let ready = later.conditions.iter().find(|c| c.type_ == READY).unwrap();
@@ -822,6 +916,34 @@ spec:
         let none = at(Exposure::NoPorts, None, "T1");
         let exposed = none.conditions.iter().find(|c| c.type_ == EXPOSED).unwrap();
         assert_eq!((exposed.status.as_str(), exposed.reason.as_str()), ("True", "NoPorts"));
+    }
+
+    #[test]
+    fn endpoints_name_every_declared_port_with_its_scheme_when_known() {
+        let json = r#"{"services":[
+            {"name":"beacon","args":["--el","{{Service \"el\" \"authrpc\" \"http\" \"\"}}"],"image":"lighthouse",
+             "ports":[{"name":"p2p","port":30303,"Protocol":"tcp"},{"name":"p2p","port":30303,"Protocol":"udp"},{"name":"http","port":3500,"Protocol":"tcp"}]},
+            {"name":"el","args":[],"image":"reth","ports":[{"name":"authrpc","port":8551,"Protocol":"tcp"},{"name":"http","port":3500,"Protocol":"tcp"}]}]}"#;
+        let pg = manifest::convert(&manifest::parse(json).unwrap(), &ConvertOptions::default()).unwrap().playground;
+        let r = render(&pg, &RenderOptions::default()).unwrap();
+        let got: Vec<(String, String, Option<String>, String)> = endpoints(&r, Some("dev.ns.svc"))
+            .into_iter()
+            .map(|e| (e.service, e.port, e.in_cluster, e.in_pod))
+            .collect();
+        let want = |s: &str, p: &str, cluster: &str, pod: &str| (s.into(), p.into(), Some(cluster.into()), pod.into());
+        assert_eq!(
+            got,
+            [
+                want("beacon", "p2p", "dev.ns.svc:30303", "localhost:30303"),
+                want("beacon", "http", "http://dev.ns.svc:3500", "http://localhost:3500"),
+                want("el", "authrpc", "http://dev.ns.svc:8551", "http://localhost:8551"),
+                want("el", "http", "http://dev.ns.svc:3501", "http://localhost:3501"),
+            ],
+            "one endpoint per port name (tcp and udp share it), at the allocated number"
+        );
+        let s = deployed(&r, vec![], None);
+        assert_eq!(s.rpc_url.as_deref(), Some("http://l1:3501"), "el's http port, as allocated");
+        assert!(endpoints(&r, None).iter().all(|e| e.in_cluster.is_none()));
     }
 
     #[test]
@@ -852,24 +974,24 @@ spec:
             ContainerState { terminated: Some(said(&"x".repeat(400), 3)), ..Default::default() },
         );
         let statuses = service_statuses(&r, Some(&pod(vec![el, hm])));
-        assert_eq!(statuses["el"].message, "last exit code 1: error: JWT mismatch: refused");
-        assert_eq!(statuses["el_healthmon"].message, format!("exited with code 3: {}", "x".repeat(300)));
+        assert_eq!(named(&statuses, "el").message, "last exit code 1: error: JWT mismatch: refused");
+        assert_eq!(named(&statuses, "el_healthmon").message, format!("exited with code 3: {}", "x".repeat(300)));
         // A clean exit has nothing to say.
         let done = cs("el", false, 0, ContainerState { terminated: Some(said("bye", 0)), ..Default::default() });
-        assert_eq!(service_statuses(&r, Some(&pod(vec![done])))["el"].message, "exited with code 0");
+        assert_eq!(named(&service_statuses(&r, Some(&pod(vec![done]))), "el").message, "exited with code 0");
         // Just exited again: the current termination speaks, the previous one is not repeated.
         let mut again =
             cs("el", false, 3, ContainerState { terminated: Some(said("Fatal: no genesis", 1)), ..Default::default() });
         again.last_state = Some(ContainerState { terminated: Some(said("older", 1)), ..Default::default() });
         assert_eq!(
-            service_statuses(&r, Some(&pod(vec![again])))["el"].message,
+            named(&service_statuses(&r, Some(&pod(vec![again]))), "el").message,
             "exited with code 1: Fatal: no genesis"
         );
         // Cut at 300 bytes, never inside a character.
         let wide =
             cs("el", false, 0, ContainerState { terminated: Some(said(&"é".repeat(200), 1)), ..Default::default() });
         assert_eq!(
-            service_statuses(&r, Some(&pod(vec![wide])))["el"].message,
+            named(&service_statuses(&r, Some(&pod(vec![wide]))), "el").message,
             format!("exited with code 1: {}", "é".repeat(150))
         );
     }
@@ -888,13 +1010,13 @@ spec:
         assert_eq!(s.phase, Some(Phase::Degraded));
         let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
         assert_eq!(ready.reason, "ServicesFailing");
-        assert_eq!(s.service_statuses["el"].message, "readiness probe not passing yet; last exit code 1");
+        assert_eq!(named(&s.service_statuses, "el").message, "readiness probe not passing yet; last exit code 1");
         // Never restarted: a last state is not news, and starting is not failing.
         let mut fresh = cs("el", false, 0, running());
         fresh.last_state = Some(terminated(1));
         let s = deployed(&r, vec![fresh, cs("el-healthmon", true, 0, running())], None);
         assert_eq!(s.phase, Some(Phase::Deploying));
-        assert_eq!(s.service_statuses["el"].message, "readiness probe not passing yet");
+        assert_eq!(named(&s.service_statuses, "el").message, "readiness probe not passing yet");
     }
 
     #[test]
@@ -1032,7 +1154,7 @@ spec:
         let said = format!("a{}", "é".repeat(200));
         let t = ContainerStateTerminated { exit_code: 1, message: Some(said), ..Default::default() };
         let el = cs("el", false, 0, ContainerState { terminated: Some(t), ..Default::default() });
-        let message = &service_statuses(&r, Some(&pod(vec![el])))["el"].message;
-        assert_eq!(message, &format!("exited with code 1: a{}", "é".repeat(149)), "299 bytes");
+        let message = named(&service_statuses(&r, Some(&pod(vec![el]))), "el").message.clone();
+        assert_eq!(message, format!("exited with code 1: a{}", "é".repeat(149)), "299 bytes");
     }
 }

@@ -184,7 +184,7 @@ async fn a_recipe_only_playground_is_generated_in_the_cluster() {
     let ready = wait_condition(&client, &ns, "l1", "Ready", "True", Some("AllServicesReady"), READY_TIMEOUT).await;
     let status = ready.status.unwrap();
     assert_eq!(status.ready.as_deref(), Some("6/6"));
-    let services: Vec<&str> = status.service_statuses.keys().map(String::as_str).collect();
+    let services: Vec<&str> = status.service_statuses.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(services, ["beacon", "beacon_healthmon", "el", "el_healthmon", "mev-boost-relay", "validator"]);
     let job = jobs(&client, &ns).await.into_iter().next().unwrap();
     let init = job.spec.unwrap().template.spec.unwrap().init_containers.unwrap().remove(0);

@@ -5,14 +5,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use bp_generator::api::{ARTIFACTS_DIR, GenerateSpec, Phase};
+use bp_generator::Rendered;
+use bp_generator::api::{ARTIFACTS_DIR, BuilderPlaygroundStatus, GenerateSpec, Phase};
 use bp_generator::cluster::read_rendered;
 use bp_generator::podspec::{JWT_SECRET_KEY, jwt_secret_name};
 use common::*;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams};
 
@@ -38,7 +39,7 @@ async fn example_becomes_ready(file: &str, name: &str, services: usize) {
     assert_eq!(status.phase, Some(Phase::Running));
     assert_eq!(status.ready, Some(format!("{services}/{services}")));
     assert_eq!(status.service_statuses.len(), services);
-    assert!(status.service_statuses.values().all(|s| s.ready && s.state == "Running"), "{status:#?}");
+    assert!(status.service_statuses.iter().all(|s| s.ready && s.state == "Running"), "{status:#?}");
     for type_ in ["Generated", "Deployed"] {
         assert_eq!(condition(&pg, type_).unwrap().status, "True", "{type_}");
     }
@@ -46,14 +47,18 @@ async fn example_becomes_ready(file: &str, name: &str, services: usize) {
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns).get(&format!("{name}-podspec")).await.unwrap();
     let (_, rendered) = read_rendered(&cm).unwrap();
     for sp in &rendered.ports.services {
-        let want: BTreeMap<String, i32> = sp.ports.iter().map(|p| (p.name.clone(), p.number)).collect();
-        assert_eq!(status.service_statuses[&sp.service].ports, want, "{}", sp.service);
+        let want: Vec<(String, i32)> = sp.ports.iter().map(|p| (p.name.clone(), p.number)).collect();
+        let got: Vec<(String, i32)> =
+            status.service(&sp.service).unwrap().ports.iter().map(|p| (p.name.clone(), p.port)).collect();
+        assert_eq!(got, want, "{}", sp.service);
     }
     let pod = pod(&client, &ns, name).await.unwrap();
     assert_eq!(status.pod_name.as_deref(), Some(name));
     let containers = pod.spec.as_ref().unwrap();
     assert_eq!(containers.init_containers.iter().flatten().count() + containers.containers.len(), services);
     volumes_are_mounted(env.cluster, &client, &ns, &pod).await;
+    port_names_are_unique_and_draw_no_warning(env.cluster, &client, &ns, &status, &rendered, &pod).await;
+    endpoints_reach_the_devnet(env.cluster, &ns, name, &status, &rendered).await;
     wait_for(
         "the playground's ready gauge at 1",
         Duration::from_secs(30),
@@ -94,6 +99,226 @@ async fn volumes_are_mounted(cluster: &bp_e2e::Cluster, client: &kube::Client, n
         }
     }
     assert!(jwt_files >= 2, "the EL and CL containers read one JWT ({jwt_files} found)");
+}
+
+/// Every container port of the Pod has a name of its own (at most 15 characters), the one its
+/// service's status shows beside the service's own port name, and the Service's ports share
+/// them. The API server answers the Pod the operator creates with no warning; the same Pod
+/// with one port name repeated draws the warning that repeated names used to.
+async fn port_names_are_unique_and_draw_no_warning(
+    cluster: &bp_e2e::Cluster,
+    client: &kube::Client,
+    ns: &str,
+    status: &BuilderPlaygroundStatus,
+    rendered: &Rendered,
+    pod: &Pod,
+) {
+    let spec = pod.spec.clone().unwrap();
+    let all: Vec<&Container> = spec.init_containers.iter().flatten().chain(&spec.containers).collect();
+    let mut names = BTreeSet::new();
+    for c in &all {
+        for p in c.ports.iter().flatten() {
+            let n = p.name.clone().unwrap();
+            assert!(bp_generator::names::is_iana_svc_name(&n), "{}: {n:?}", c.name);
+            assert!(names.insert(n.clone()), "{}: port name {n:?} twice in the Pod", c.name);
+        }
+    }
+    let mut shown = 0;
+    for st in &status.service_statuses {
+        let c = all.iter().find(|c| c.name == st.container).unwrap();
+        for p in st.ports.iter() {
+            let port = c.ports.iter().flatten().find(|cp| cp.name.as_deref() == Some(p.container_port_name.as_str()));
+            assert_eq!(port.map(|cp| cp.container_port), Some(p.port), "{}: {p:?}", st.name);
+            shown += 1;
+        }
+    }
+    assert_eq!(shown, names.len() - udp_twins(&all), "status names every port (udp twins share theirs)");
+    let svc = Api::<Service>::namespaced(client.clone(), ns).get(pod.metadata.name.as_deref().unwrap()).await.unwrap();
+    for sp in svc.spec.unwrap().ports.unwrap() {
+        assert!(names.contains(sp.name.as_deref().unwrap()), "Service port {sp:?} has a container port's name");
+    }
+
+    // The rendered Pod (what the operator creates), created again in a dry run.
+    let dry_run = async |pod_spec: &k8s_openapi::api::core::v1::PodSpec| {
+        let pod = Pod {
+            metadata: kube::api::ObjectMeta { name: Some("warnings".into()), ..Default::default() },
+            spec: Some(pod_spec.clone()),
+            status: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pod.json");
+        std::fs::write(&file, serde_json::to_vec(&pod).unwrap()).unwrap();
+        let out =
+            cluster.kubectl(&["create", "--dry-run=server", "-n", ns, "-f", file.to_str().unwrap()]).await.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = dry_run(&rendered.pod_spec).await;
+    assert!(!stderr.contains("Warning"), "the API server warned about the playground's Pod: {stderr}");
+    let mut repeated = rendered.pod_spec.clone();
+    let mut ports = repeated
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(repeated.containers.iter_mut())
+        .filter_map(|c| c.ports.as_mut()?.first_mut());
+    let first = ports.next().unwrap().name.clone();
+    ports.next().unwrap().name = first;
+    let stderr = dry_run(&repeated).await;
+    assert!(stderr.contains("Warning") && stderr.contains("duplicate port name"), "{stderr}");
+}
+
+/// Ports a container declares for both tcp and udp (one status entry, two container ports,
+/// one number).
+fn udp_twins(containers: &[&Container]) -> usize {
+    let mut twins = 0;
+    for c in containers {
+        let ports: Vec<_> = c.ports.iter().flatten().collect();
+        let tcp = |n: i32| ports.iter().any(|p| p.container_port == n && p.protocol.as_deref() != Some("UDP"));
+        twins += ports.iter().filter(|p| p.protocol.as_deref() == Some("UDP") && tcp(p.container_port)).count();
+    }
+    twins
+}
+
+/// `.status.endpoints` names every declared port at the Service's DNS name and at localhost,
+/// `.status.rpcURL` is el's http port, `kubectl get bp -o wide` shows it (and only with
+/// `-o wide`), and the README's `kubectl port-forward svc/<name> 8545:8545` reaches el's
+/// JSON-RPC.
+async fn endpoints_reach_the_devnet(
+    cluster: &bp_e2e::Cluster,
+    ns: &str,
+    name: &str,
+    status: &BuilderPlaygroundStatus,
+    rendered: &Rendered,
+) {
+    let mut declared = 0;
+    for sp in &rendered.ports.services {
+        for p in sp.ports.iter().filter(|p| !p.hidden) {
+            let e = status.endpoints.iter().find(|e| e.service == sp.service && e.port == p.name);
+            let e = e.unwrap_or_else(|| panic!("no endpoint for {}/{}", sp.service, p.name));
+            let scheme = p.scheme.as_deref().map(|s| format!("{s}://")).unwrap_or_default();
+            assert_eq!(e.in_cluster.as_deref(), Some(format!("{scheme}{name}.{ns}.svc:{}", p.number).as_str()));
+            assert_eq!(e.in_pod, format!("{scheme}localhost:{}", p.number));
+            declared += 1;
+        }
+    }
+    assert_eq!(status.endpoints.len(), declared);
+    let rpc = format!("http://{name}.{ns}.svc:8545");
+    assert_eq!(status.rpc_url.as_deref(), Some(rpc.as_str()));
+    let get = async |wide: bool| {
+        let mut args = vec!["get", "bp", name, "-n", ns];
+        if wide {
+            args.extend(["-o", "wide"]);
+        }
+        let out = cluster.kubectl(&args).await.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let wide = get(true).await;
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "RECIPE", "PHASE", "READY", "AGE", "RPC"], "{wide}");
+    assert_eq!(wide.lines().nth(1).unwrap().split_whitespace().last(), Some(rpc.as_str()), "{wide}");
+    assert!(!get(false).await.contains("RPC"), "the RPC column is for -o wide");
+
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut forward = tokio::process::Command::new(bp_e2e::paths::kubectl())
+        .args(["port-forward", "-n", ns, &format!("svc/{name}"), &format!("{local}:8545"), "--address", "127.0.0.1"])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let answer = wait_for(
+        "eth_chainId through kubectl port-forward svc/<name> 8545",
+        Duration::from_secs(30),
+        async || http_post(([127, 0, 0, 1], local).into(), body).await,
+        |r| r.as_ref().ok().filter(|a| a.contains(r#""result":"0x"#)).cloned(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = forward.kill().await;
+}
+
+/// A JSON POST on loopback; the whole answer.
+async fn http_post(addr: std::net::SocketAddr, body: &str) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// `kubectl explain` on the real API server prints each description as paragraphs that
+/// kubectl wraps itself: the words are the doc comment's, and no line ends where the next word
+/// would still have fit (the width is kubectl's own, read from a long description of a built-in
+/// type).
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_explain_prints_descriptions_as_paragraphs() {
+    let env = env().await;
+    let description = async |field: &str| -> Vec<String> {
+        let out = env.cluster.kubectl(&["explain", field]).await.unwrap();
+        assert!(out.status.success(), "{field}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("DESCRIPTION:"))
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+            .map(|l| l.trim_end().to_owned())
+            .collect();
+        let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+        lines[..end].to_vec()
+    };
+    let width = description("pods.spec.terminationGracePeriodSeconds").await.iter().map(String::len).max().unwrap();
+    assert!((60..=120).contains(&width), "kubectl wraps at {width}?");
+    let cases = [
+        (
+            "builderplayground.spec.recipe",
+            "The builder-playground recipe this devnet comes from (l1, opstack, buildernet, ...). A playground \
+             that names a recipe and lists no services is generated in the cluster: builder-playground runs \
+             `start <recipe>` in the generator Job (see `generate`). Otherwise informational.",
+        ),
+        (
+            "bp.spec.services.readyCheck.queryURL",
+            "An HTTP URL that answers when the service is ready. builder-playground asks it with `curl URL`, so \
+             any HTTP answer counts; it becomes a tcpSocket probe on the URL's (remapped) port.",
+        ),
+        (
+            "bp.status.endpoints.inCluster",
+            "The address in the cluster, through the playground's Service: \
+             `<scheme>://<playground>.<namespace>.svc:<port>` (`<host>:<port>` for ports that are not known to \
+             speak HTTP or WebSocket). Unset while the Service is not in place.",
+        ),
+        (
+            "bp.status.serviceStatuses.ports.containerPortName",
+            "The name of its container port (the tcp one, for a port that is both tcp and udp), unique in the \
+             Pod: `<container>-<port>`, shortened with a hash past 15 characters. The playground's Service \
+             names its port so too.",
+        ),
+    ];
+    for (field, want) in cases {
+        let lines = description(field).await;
+        assert!(lines.iter().all(|l| !l.is_empty()), "{field}: one paragraph: {lines:#?}");
+        let words: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+        assert_eq!(words.join(" "), want, "{field}");
+        for pair in lines.windows(2) {
+            let next = pair[1].split_whitespace().next().unwrap();
+            assert!(
+                pair[0].len() + 1 + next.len() > width,
+                "{field}: the line ends although {next:?} fits in {width} columns:\n{}",
+                lines.join("\n")
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -301,15 +526,15 @@ async fn crashing_service_degrades_the_playground() {
         async || get(&client, &ns, "crash").await,
         |pg| {
             let status = pg.as_ref()?.status.as_ref()?;
-            let relay = status.service_statuses.get("mev-boost-relay")?;
+            let relay = status.service("mev-boost-relay")?;
             (status.phase == Some(Phase::Degraded) && relay.restarts >= 2).then(|| status.clone())
         },
     )
     .await;
-    let relay = &got.service_statuses["mev-boost-relay"];
+    let relay = got.service("mev-boost-relay").unwrap();
     assert!(!relay.ready);
     assert!(relay.message.contains("exit") || relay.message.contains("code 3"), "{relay:?}");
-    assert!(got.service_statuses["el"].ready, "the others are fine");
+    assert!(got.service("el").unwrap().ready, "the others are fine");
     let ready = got.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ServicesFailing"));
     env.cluster.delete_namespace(&ns).await.unwrap();

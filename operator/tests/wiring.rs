@@ -146,7 +146,7 @@ async fn stand_ins_logged(
     expected: &[(&str, Vec<String>)],
 ) {
     for (svc, lines) in expected {
-        let st = &status.service_statuses[*svc];
+        let st = status.service(svc).unwrap();
         assert!(st.ready && st.restarts == 0, "{svc}: {st:?}");
         let text = logs_show(ns, &st.container, lines, Duration::from_secs(60)).await;
         assert!(!text.contains("WARNING"), "{svc}: {text}");
@@ -165,7 +165,7 @@ async fn fails_on(ns: &str, svc: &str, code: i32, error: &str) {
         async || get(&client, ns, NAME).await,
         |pg| {
             let pg = pg.as_ref()?;
-            let s = pg.status.as_ref()?.service_statuses.get(svc)?.clone();
+            let s = pg.status.as_ref()?.service(svc)?.clone();
             // The stand-ins' own errors start with `bp-standin: `; the imitated clients' (clap's
             // `error: ...`) do not.
             let exited = ["", "bp-standin: "].into_iter().flat_map(|who| {
@@ -448,7 +448,7 @@ async fn the_opstack_with_rollup_boost_is_wired() {
     // The external builder: tried for 30 s, then a line, and rollup-boost runs on.
     let text = logs_show(
         &ns,
-        &status.service_statuses["rollup-boost"].container,
+        &status.service("rollup-boost").unwrap().container,
         &["rollup-boost: optional peer not reached: --builder-url http://host.docker.internal:4444/: no answer in 30 s: lookup host.docker.internal".into()],
         Duration::from_secs(150),
     )

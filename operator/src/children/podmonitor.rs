@@ -154,16 +154,19 @@ mod tests {
         let rendered = render(&pg, &RenderOptions::default()).unwrap();
         let found = endpoints(&rendered);
         let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["el (port metrics, /metrics)", "op-geth (port metrics, /debug/metrics/prometheus)"]);
+        assert_eq!(
+            shown,
+            ["el (port el-metrics, /metrics)", "op-geth (port op-geth-metrics, /debug/metrics/prometheus)"]
+        );
         // The names are the rendered Pod's: renamed there, they are renamed here.
         let mut renamed = rendered.clone();
         for c in &mut renamed.pod_spec.containers {
             for p in c.ports.iter_mut().flatten() {
-                p.name = Some(format!("{}-{}", c.name, p.name.clone().unwrap()).chars().take(15).collect());
+                p.name = Some(format!("m-{}", p.name.clone().unwrap()).chars().take(15).collect());
             }
         }
         let ports: Vec<String> = endpoints(&renamed).into_iter().map(|e| e.port).collect();
-        assert_eq!(ports, ["el-metrics", "op-geth-metrics"]);
+        assert_eq!(ports, ["m-el-metrics", "m-op-geth-metri"]);
         // A udp port named metrics, or none, is nothing to scrape.
         let mut udp_only = rendered.clone();
         for c in &mut udp_only.pod_spec.containers {
@@ -216,7 +219,7 @@ mod tests {
         assert_eq!(eps.len(), 2);
         assert_eq!(
             (eps[1]["port"].as_str(), eps[1]["path"].as_str()),
-            (Some("metrics"), Some("/debug/metrics/prometheus"))
+            (Some("op-geth-metrics"), Some("/debug/metrics/prometheus"))
         );
         assert_eq!(eps[1]["interval"], "15s");
         assert_eq!(

@@ -1,26 +1,26 @@
 //! A Service for the declared ports of every service of the playground.
 
 use bp_generator::api::{Protocol, ServiceType};
-use bp_generator::{BuilderPlayground, Rendered, names, standard_labels};
+use bp_generator::{BuilderPlayground, Rendered, standard_labels};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::child_meta;
 
-/// The Service, or `None` when no service declares a port. Ports are named
-/// `<container>-<port>` (hidden listeners excluded), with `-udp` for the udp twin.
+/// The Service, or `None` when no service declares a port. Each port (hidden listeners
+/// excluded) has the number and the name of its container port: `<container>-<port>`, with
+/// `-udp` for the udp twin, shortened with a hash past 15 characters (the Pod's names are
+/// unique, so the Service's are).
 pub fn build(pg: &BuilderPlayground, rendered: &Rendered) -> Option<Service> {
+    let names = rendered.ports.container_port_names();
     let mut ports = Vec::new();
     for service in &rendered.ports.services {
-        let container = names::container_name(&service.service);
         for port in service.ports.iter().filter(|p| !p.hidden) {
             for protocol in &port.protocols {
                 let udp = *protocol == Protocol::Udp;
-                let suffix = if udp && port.protocols.len() > 1 { "-udp" } else { "" };
-                let name = format!("{container}-{}{suffix}", port.name.replace('_', "-").to_ascii_lowercase());
                 ports.push(ServicePort {
-                    name: Some(name.chars().take(63).collect::<String>().trim_end_matches('-').to_owned()),
+                    name: names.get(&(service.service.clone(), port.name.clone(), *protocol)).cloned(),
                     port: port.number,
                     target_port: Some(IntOrString::Int(port.number)),
                     protocol: Some(if udp { "UDP" } else { "TCP" }.into()),

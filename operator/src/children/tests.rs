@@ -249,7 +249,9 @@ fn the_service_names_ports_by_container_and_marks_only_udp_twins() {
                     port("el-http", 8545, "TCP"),
                     port("el-p2p", 30303, "TCP"),
                     port("el-p2p-udp", 30303, "UDP"),
-                    port("el-healthmon-disc", 9000, "UDP")
+                    // `el-healthmon-disc` is longer than a container port name may be: the
+                    // Service names the port as the Pod does, its start and a hash.
+                    port("el-healthm-wmnm", 9000, "UDP")
                 ]
             }
         }),

@@ -114,7 +114,7 @@ async fn reconcile_spec(
     // The Service stays while suspended: its address is the same when the devnet resumes.
     let exposure = expose(pg, ctx, ns, &rendered).await;
     let exposed = !matches!(exposure, Exposure::Failed(_));
-    let monitoring = monitor(pg, ctx, &ns, &rendered).await;
+    let monitoring = monitor(pg, ctx, ns, &rendered).await;
     let stage = Stage::Deployed { job: job_name.clone(), configmap, rendered: &rendered, pod: pod.as_ref(), exposure };
     let mut status = status::compute(&stage, previous, generation, &now);
     status.expires_at = expires_at;
@@ -402,7 +402,7 @@ async fn expose(pg: &BuilderPlayground, ctx: &Context, ns: &str, rendered: &Rend
             {
                 r.remove(&key);
             }
-            Exposure::Applied(name)
+            Exposure::Applied(format!("{name}.{ns}.svc"))
         }
         Err(e) => {
             let message = truncate(&e.to_string(), 1000);
@@ -684,7 +684,7 @@ mod tests {
             configmap: podspec_configmap_name("l1"),
             rendered: &rendered,
             pod: Some(&pod),
-            exposure: Exposure::Applied("l1".into()),
+            exposure: Exposure::Applied("l1.dev.svc".into()),
         };
         pg.status = Some(status::compute(&stage, None, pg.metadata.generation, "2026-11-30T00:00:00Z"));
         assert_eq!(pg.status.as_ref().unwrap().phase, Some(Phase::Running), "the fixture is settled");
@@ -800,7 +800,7 @@ mod tests {
             configmap: podspec_configmap_name("l1"),
             rendered: &rendered,
             pod: None,
-            exposure: Exposure::Applied("l1".into()),
+            exposure: Exposure::Applied("l1.dev.svc".into()),
         };
         let now = "2026-11-30T00:00:01Z";
         let mut status = status::compute(&stage, pg.status.as_ref(), pg.metadata.generation, now);
@@ -903,7 +903,7 @@ mod tests {
         kind.store(true, Ordering::SeqCst);
         forget_kind(&ctx);
         let applied =
-            Monitoring::Applied { podmonitor: "l1".into(), endpoints: vec!["el (port metrics, /metrics)".into()] };
+            Monitoring::Applied { podmonitor: "l1".into(), endpoints: vec!["el (port el-metrics, /metrics)".into()] };
         assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied.clone()));
         assert_eq!(monitor(&pg, &ctx, "dev", &rendered).await, Some(applied.clone()), "unchanged: no request");
         pg.spec.monitoring.as_mut().unwrap().interval = Some("5s".into());
