@@ -216,7 +216,8 @@ async fn endpoints_reach_the_devnet(
     };
     let wide = get(true).await;
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "RECIPE", "PHASE", "READY", "AGE", "RPC"], "{wide}");
+    assert_eq!(header, ["NAME", "RECIPE", "PHASE", "READY", "AGE", "RPC", "EXPIRES"], "{wide}");
+    // No lifetime: the Expires column is empty, so the RPC URL is the last word.
     assert_eq!(wide.lines().nth(1).unwrap().split_whitespace().last(), Some(rpc.as_str()), "{wide}");
     assert!(!get(false).await.contains("RPC"), "the RPC column is for -o wide");
 
