@@ -110,7 +110,11 @@ mod tests {
         let e = event_object(&event(EventType::Warning), &regarding(), &reporter, Timestamp::now());
         assert_eq!(e.type_.as_deref(), Some("Warning"));
         assert_eq!(e.reporting_instance.as_deref(), Some("bp-operator"));
-        let later = event_object(&event(EventType::Warning), &regarding(), &reporter, Timestamp::now());
+        let mut with_related = event(EventType::Warning);
+        let pod = ObjectReference { kind: Some("Pod".into()), name: Some("l1".into()), ..Default::default() };
+        with_related.secondary = Some(pod.clone());
+        let later = event_object(&with_related, &regarding(), &reporter, Timestamp::now());
         assert_ne!(e.metadata.name, later.metadata.name, "two events on one object have two names");
+        assert_eq!((e.related, later.related), (None, Some(pod)), "a secondary object is the event's related");
     }
 }
