@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod controlplane;
+pub mod http;
 pub mod images;
 pub mod kubeconfig;
 pub mod node;
