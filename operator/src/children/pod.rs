@@ -16,9 +16,9 @@ pub fn build(pg: &BuilderPlayground, rendered: &Rendered, hash: &str) -> Pod {
     pod
 }
 
-/// The input hash a Pod was made from.
-pub fn hash_of(pod: &Pod) -> Option<&str> {
-    pod.metadata.annotations.as_ref()?.get(HASH_ANNOTATION).map(String::as_str)
+/// The input hash a Pod was made from, from its metadata.
+pub fn hash_of(pod: &kube::api::ObjectMeta) -> Option<&str> {
+    pod.annotations.as_ref()?.get(HASH_ANNOTATION).map(String::as_str)
 }
 
 #[cfg(test)]
@@ -32,7 +32,7 @@ mod tests {
         let pg = playground();
         let rendered = render(&pg, &RenderOptions::default()).unwrap();
         let pod = build(&pg, &rendered, "h1");
-        assert_eq!(hash_of(&pod), Some("h1"));
+        assert_eq!(hash_of(&pod.metadata), Some("h1"));
         assert_eq!(pod.metadata.name.as_deref(), Some("l1"));
         assert_eq!(pod.metadata.namespace.as_deref(), Some("dev"));
         assert_eq!(pod.metadata.labels.as_ref().unwrap()["app.kubernetes.io/instance"], "l1");

@@ -148,12 +148,12 @@ fn the_pod_is_the_rendered_one_stamped_and_owned() {
     let pg = playground();
     let r = rendered(&pg);
     let pod = pod::build(&pg, &r, "h1");
-    assert_eq!(pod::hash_of(&pod), Some("h1"));
+    assert_eq!(pod::hash_of(&pod.metadata), Some("h1"));
     let mut expected_meta = meta("l1");
     expected_meta["annotations"] = json!({"playground.flashbots.io/input-hash": "h1"});
     assert_eq!(json_of(&pod.metadata), expected_meta);
     assert_eq!(pod.spec.as_ref(), Some(&r.pod_spec));
-    assert_eq!(pod::hash_of(&k8s_openapi::api::core::v1::Pod::default()), None);
+    assert_eq!(pod::hash_of(&Default::default()), None);
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bp_generator::BuilderPlayground;
 use bp_generator::cluster::REGENERATE_ANNOTATION;
-use bp_generator::{BuilderPlayground, Rendered};
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Reporter;
@@ -35,15 +35,15 @@ pub use watches::Stores;
 pub(crate) const RESYNC: Duration = Duration::from_secs(300);
 /// While waiting on something no watch reports (an old Pod going away).
 pub(crate) const SHORT_WAIT: Duration = Duration::from_secs(2);
-/// Per-object retry backoff after errors.
+/// Reconciles running at once. A reconcile mostly waits on the API server; more at once
+/// only hold more requests and responses in memory at the same time.
+pub(crate) const CONCURRENCY: u16 = 16;
 /// Status writes of one playground are at least this far apart: readiness changes of several
 /// containers arriving together become one write, each delayed by at most this much.
 pub const STATUS_COALESCE: Duration = Duration::from_millis(100);
+/// Per-object retry backoff after errors.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
-
-/// A rendered PodSpec and the resourceVersion of the ConfigMap it was read from.
-type CachedRendered = (String, Arc<Rendered>);
 
 /// Shared state of the reconciler.
 pub struct Context {
@@ -59,8 +59,6 @@ pub struct Context {
     /// When each playground's status was last written: writes closer than
     /// [`STATUS_COALESCE`] are coalesced into one.
     status_writes: Mutex<HashMap<ObjectRef<BuilderPlayground>, std::time::Instant>>,
-    /// Rendered PodSpecs by playground, with the resourceVersion of the ConfigMap they came from.
-    rendered: Mutex<HashMap<ObjectRef<BuilderPlayground>, CachedRendered>>,
     /// The verdict on each playground's spec and its generator input hash, for the spec
     /// generation they were computed from: rendering is not repeated on every reconcile.
     checks: Mutex<HashMap<ObjectRef<BuilderPlayground>, CheckedSpec>>,
@@ -89,7 +87,6 @@ impl Context {
             metrics,
             generator,
             failures: Mutex::default(),
-            rendered: Mutex::default(),
             refused_services: Mutex::default(),
             status_writes: Mutex::default(),
             checks: Mutex::default(),
@@ -113,9 +110,6 @@ impl Context {
         if let Ok(mut m) = self.status_writes.lock() {
             m.remove(key);
         }
-        if let Ok(mut m) = self.rendered.lock() {
-            m.remove(key);
-        }
         if let Ok(mut m) = self.checks.lock() {
             m.remove(key);
         }
@@ -129,7 +123,6 @@ impl Context {
         add(self.failures.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
         add(self.refused_services.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
         add(self.status_writes.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
-        add(self.rendered.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
         add(self.checks.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default());
         keys.len()
     }
@@ -184,6 +177,7 @@ pub async fn run(
     // is only ever created, when the Pod is.
     let (jobs, configmaps, pods, services) = watches::owned(&ctx.client, namespace.as_deref(), &ctx.stores, writers);
     Controller::for_stream(playgrounds, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
         .owns_stream(jobs)
         .owns_stream(configmaps)
         .owns_stream(pods)

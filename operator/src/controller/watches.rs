@@ -19,20 +19,29 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
+use bp_generator::cluster::INSTANCE_LABEL;
+
 use super::Context;
 use super::publish::truncate;
+use crate::children::job::HASH_LABEL;
 
 /// Label of every object the operator makes: the owned watches see those only, so their
 /// caches and traffic stay proportional to the playgrounds.
 pub const MANAGED: &str = "app.kubernetes.io/managed-by=bp-operator";
 
-/// The children the owned watches have seen, by kind.
+/// The devnet Pods, without the generator Jobs' Pods (the Job controller labels those with
+/// their Job's name). A generator Pod is read only when its Job failed, for its termination
+/// message: one list then, instead of every generator Pod's every change in the cache.
+pub const DEVNET_PODS: &str = "app.kubernetes.io/managed-by=bp-operator,!batch.kubernetes.io/job-name";
+
+/// The children the owned watches have seen, by kind: of Jobs, Pods and Services only their
+/// metadata and status (the lean kinds below), of ConfigMaps their data too.
 #[derive(Clone)]
 pub struct Stores {
-    pub jobs: Store<Job>,
+    pub jobs: Store<LeanJob>,
     pub configmaps: Store<ConfigMap>,
-    pub pods: Store<Pod>,
-    pub services: Store<Service>,
+    pub pods: Store<LeanPod>,
+    pub services: Store<LeanService>,
     /// Set once every owned watch has listed everything; reconciles wait for it, so that
     /// an empty store at start is never taken for missing children.
     synced: Arc<[AtomicBool; 4]>,
@@ -40,10 +49,10 @@ pub struct Stores {
 
 /// The writing ends of [`Stores`], consumed by [`owned`].
 pub struct Writers {
-    jobs: Writer<Job>,
+    jobs: Writer<LeanJob>,
     configmaps: Writer<ConfigMap>,
-    pods: Writer<Pod>,
-    services: Writer<Service>,
+    pods: Writer<LeanPod>,
+    services: Writer<LeanService>,
 }
 
 impl Stores {
@@ -84,10 +93,13 @@ impl Writers {
                 writer.apply_watcher_event(&watcher::Event::Apply(o));
             }
         }
-        put(&mut self.jobs, jobs);
+        let jobs = jobs.into_iter().map(|j| LeanJob { metadata: j.metadata, status: j.status });
+        let pods = pods.into_iter().map(|p| LeanPod { metadata: p.metadata, status: p.status });
+        let services = services.into_iter().map(|s| LeanService { metadata: s.metadata, status: s.status });
+        put(&mut self.jobs, jobs.collect());
         put(&mut self.configmaps, configmaps);
-        put(&mut self.pods, pods);
-        put(&mut self.services, services);
+        put(&mut self.pods, pods.collect());
+        put(&mut self.services, services.collect());
     }
 }
 
@@ -98,13 +110,14 @@ fn reflected<D, K>(
     writer: Writer<K>,
     synced: Arc<[AtomicBool; 4]>,
     slot: usize,
+    selector: &str,
     keep: fn(D) -> K,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     D: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    watcher(api, watcher::Config::default().labels(MANAGED))
+    watcher(api, watcher::Config::default().labels(selector))
         .default_backoff()
         .inspect_ok(move |event| {
             if matches!(event, watcher::Event::InitDone) {
@@ -131,10 +144,12 @@ fn convert<D, K>(event: watcher::Event<D>, keep: fn(D) -> K) -> watcher::Event<K
 /// Defines what the watches decode of a kind whose spec the reconciler never reads: its
 /// metadata and status. serde skips the rest while parsing (a devnet Pod's spec holds every
 /// container with its arguments), so each watch event costs a fraction of a full decode.
+/// The caches keep these types, not the full ones: a `Pod` with no spec still has room for
+/// one (1.4 kB of its 2.2 kB), a `Job` 2 kB of 2.6 kB.
 macro_rules! lean {
     ($(#[$doc:meta])* $name:ident, $full:ty, $status:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
         $(#[$doc])*
-        #[derive(serde::Deserialize, Clone, Debug, Default)]
+        #[derive(serde::Deserialize, Clone, Debug, Default, PartialEq)]
         pub struct $name {
             pub metadata: kube::api::ObjectMeta,
             pub status: Option<$status>,
@@ -173,6 +188,11 @@ lean!(
     /// A Job as the watch decodes it: metadata and status.
     LeanJob, Job, k8s_openapi::api::batch::v1::JobStatus, "Job", "batch", "v1", "jobs"
 );
+lean!(
+    /// A Service as the watch decodes it: metadata and status (the reconciler compares the
+    /// applied digest in its annotations, nothing of its spec).
+    LeanService, Service, k8s_openapi::api::core::v1::ServiceStatus, "Service", "", "v1", "services"
+);
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -192,17 +212,17 @@ pub fn owned(
     stores: &Stores,
     writers: Writers,
 ) -> (
-    impl Stream<Item = Result<Job, watcher::Error>> + Send + 'static,
+    impl Stream<Item = Result<LeanJob, watcher::Error>> + Send + 'static,
     impl Stream<Item = Result<ConfigMap, watcher::Error>> + Send + 'static,
-    impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
-    impl Stream<Item = Result<Service, watcher::Error>> + Send + 'static,
+    impl Stream<Item = Result<LeanPod, watcher::Error>> + Send + 'static,
+    impl Stream<Item = Result<LeanService, watcher::Error>> + Send + 'static,
 ) {
     let synced = || stores.synced.clone();
     (
-        reflected(api(client, namespace), writers.jobs, synced(), 0, keep_job),
-        reflected(api(client, namespace), writers.configmaps, synced(), 1, trimmed),
-        reflected(api(client, namespace), writers.pods, synced(), 2, keep_pod),
-        reflected(api(client, namespace), writers.services, synced(), 3, trimmed),
+        reflected(api(client, namespace), writers.jobs, synced(), 0, MANAGED, keep_job),
+        reflected(api(client, namespace), writers.configmaps, synced(), 1, MANAGED, keep_configmap),
+        reflected(api(client, namespace), writers.pods, synced(), 2, DEVNET_PODS, keep_pod),
+        reflected(api(client, namespace), writers.services, synced(), 3, MANAGED, keep_service),
     )
 }
 
@@ -217,25 +237,65 @@ pub fn trim_meta<K: Resource>(object: &mut K) {
     }
 }
 
-/// `object` as the cache keeps it ([`trim_meta`]).
-fn trimmed<K: Resource>(mut object: K) -> K {
-    trim_meta(&mut object);
-    object
+/// A child's metadata as the cache keeps it: what the reconciler and the controller read.
+/// Its name and namespace, resourceVersion and deletion time, the owner references (they
+/// map each change to its playground), the `labels` named (old generator Jobs are found by
+/// their instance and hash labels; no other child's labels are read) and the operator's own
+/// annotations (hashes and digests); not what the API server and other controllers add.
+/// An empty label map costs as much as a full one (a B-tree node): none is kept.
+pub fn trim_child_meta<K: Resource>(object: &mut K, labels: &[&str]) {
+    trim_meta(object);
+    let meta = object.meta_mut();
+    meta.uid = None;
+    meta.creation_timestamp = None;
+    meta.generation = None;
+    if let Some(kept) = meta.labels.as_mut() {
+        kept.retain(|k, _| labels.contains(&k.as_str()));
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.retain(|k, _| k.starts_with(OUR_ANNOTATIONS));
+    }
+    if meta.labels.as_ref().is_some_and(|l| l.is_empty()) {
+        meta.labels = None;
+    }
+    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        meta.annotations = None;
+    }
+}
+
+/// The prefix of the operator's annotations.
+const OUR_ANNOTATIONS: &str = "playground.flashbots.io/";
+
+/// The ConfigMap the cache keeps: its data, and its metadata trimmed.
+pub fn keep_configmap(mut configmap: ConfigMap) -> ConfigMap {
+    trim_child_meta(&mut configmap, &[]);
+    configmap
 }
 
 /// The Job the cache keeps: metadata and status; its spec (the generator's whole Pod
 /// template) was never decoded.
-pub fn keep_job(lean: LeanJob) -> Job {
-    let mut job = Job { metadata: lean.metadata, spec: None, status: lean.status };
-    trim_meta(&mut job);
+pub fn keep_job(mut job: LeanJob) -> LeanJob {
+    trim_child_meta(&mut job, &[INSTANCE_LABEL, HASH_LABEL]);
     job
 }
 
-/// The Pod the cache keeps (the devnet's or a generator's): metadata and status.
-pub fn keep_pod(lean: LeanPod) -> Pod {
-    let mut pod = Pod { metadata: lean.metadata, spec: None, status: lean.status };
-    trim_meta(&mut pod);
+/// The Pod the cache keeps: metadata and status.
+pub fn keep_pod(mut pod: LeanPod) -> LeanPod {
+    trim_child_meta(&mut pod, &[]);
     pod
+}
+
+/// The Service the cache keeps: metadata and status.
+pub fn keep_service(mut service: LeanService) -> LeanService {
+    trim_child_meta(&mut service, &[]);
+    service
+}
+
+impl LeanPod {
+    /// The Pod, without its spec, for what reads a `Pod`.
+    pub fn to_pod(&self) -> Pod {
+        Pod { metadata: self.metadata.clone(), spec: None, status: self.status.clone() }
+    }
 }
 
 /// The annotation in which `kubectl apply` keeps the whole object as last applied.
@@ -336,7 +396,7 @@ mod tests {
 
     use k8s_openapi::api::batch::v1::{JobSpec, JobStatus};
     use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, OwnerReference};
     use kube::api::ObjectMeta;
 
     use super::*;
@@ -344,17 +404,66 @@ mod tests {
     fn meta() -> ObjectMeta {
         ObjectMeta {
             name: Some("l1".into()),
+            namespace: Some("dev".into()),
+            uid: Some("0f3c".into()),
+            resource_version: Some("42".into()),
+            generation: Some(1),
+            creation_timestamp: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-11-30T00:00:00Z".parse().unwrap(),
+            )),
+            deletion_timestamp: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-11-30T00:01:00Z".parse().unwrap(),
+            )),
+            labels: Some(BTreeMap::from([
+                (INSTANCE_LABEL.to_owned(), "l1".to_owned()),
+                (HASH_LABEL.to_owned(), "3f9a2c1d".to_owned()),
+                ("app.kubernetes.io/managed-by".to_owned(), "bp-operator".to_owned()),
+                ("batch.kubernetes.io/job-name".to_owned(), "l1-gen-3f9a2c1d".to_owned()),
+            ])),
             annotations: Some(BTreeMap::from([
                 (LAST_APPLIED.to_owned(), "{...}".to_owned()),
-                ("playground.flashbots.io/hash".to_owned(), "ab".to_owned()),
+                ("playground.flashbots.io/input-hash".to_owned(), "ab".to_owned()),
+                ("playground.flashbots.io/applied".to_owned(), "cd".to_owned()),
+                ("kubectl.kubernetes.io/restartedAt".to_owned(), "now".to_owned()),
             ])),
+            owner_references: Some(vec![OwnerReference {
+                kind: "BuilderPlayground".into(),
+                name: "l1".into(),
+                controller: Some(true),
+                ..Default::default()
+            }]),
             managed_fields: Some(vec![ManagedFieldsEntry { manager: Some("kubelet".into()), ..Default::default() }]),
             ..Default::default()
         }
     }
 
-    /// A watched Pod or Job is decoded without its spec, and kept without the API server's
-    /// bookkeeping; what the reconciler reads stays.
+    /// What every cached child keeps of its metadata: what the reconciler reads (name,
+    /// namespace, the operator's labels and annotations, the deletion time) and the owner
+    /// (each change is mapped to its playground by it); nothing else.
+    fn assert_kept(kept: &ObjectMeta, with_labels: bool) {
+        let expected = ObjectMeta {
+            name: Some("l1".into()),
+            namespace: Some("dev".into()),
+            resource_version: Some("42".into()),
+            deletion_timestamp: meta().deletion_timestamp,
+            labels: with_labels.then(|| {
+                BTreeMap::from([
+                    (INSTANCE_LABEL.to_owned(), "l1".to_owned()),
+                    (HASH_LABEL.to_owned(), "3f9a2c1d".to_owned()),
+                ])
+            }),
+            annotations: Some(BTreeMap::from([
+                ("playground.flashbots.io/input-hash".to_owned(), "ab".to_owned()),
+                ("playground.flashbots.io/applied".to_owned(), "cd".to_owned()),
+            ])),
+            owner_references: meta().owner_references,
+            ..Default::default()
+        };
+        assert_eq!(kept, &expected);
+    }
+
+    /// A watched Pod, Job or Service is decoded without its spec, and every child is kept
+    /// without the API server's bookkeeping; what the reconciler reads stays.
     #[test]
     fn the_cache_keeps_what_the_reconciler_reads() {
         let pod = Pod {
@@ -362,13 +471,10 @@ mod tests {
             spec: Some(PodSpec { containers: vec![Default::default()], ..Default::default() }),
             status: Some(PodStatus { phase: Some("Running".into()), ..Default::default() }),
         };
-        let lean: LeanPod = serde_json::from_value(serde_json::to_value(&pod).unwrap()).unwrap();
-        let kept = keep_pod(lean);
-        assert_eq!(kept.spec, None);
-        assert_eq!(kept.metadata.managed_fields, None);
-        assert_eq!(kept.status.and_then(|s| s.phase).as_deref(), Some("Running"));
-        let annotations = kept.metadata.annotations.unwrap();
-        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["playground.flashbots.io/hash"]);
+        let kept = keep_pod(serde_json::from_value(serde_json::to_value(&pod).unwrap()).unwrap());
+        assert_kept(&kept.metadata, false);
+        assert_eq!(kept.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
+        assert_eq!(kept.to_pod(), Pod { spec: None, metadata: kept.metadata.clone(), status: pod.status });
 
         let job = Job {
             metadata: meta(),
@@ -376,14 +482,39 @@ mod tests {
             status: Some(JobStatus { succeeded: Some(1), ..Default::default() }),
         };
         let kept = keep_job(serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap());
-        assert_eq!((kept.spec, kept.metadata.managed_fields), (None, None));
+        assert_kept(&kept.metadata, true);
         assert_eq!(kept.status.and_then(|s| s.succeeded), Some(1));
-        assert_eq!(kept.metadata.name.as_deref(), Some("l1"));
 
-        let cm = trimmed(ConfigMap { metadata: meta(), data: Some(BTreeMap::new()), ..Default::default() });
-        assert!(cm.data.is_some());
-        assert_eq!(cm.metadata.managed_fields, None);
-        assert!(!cm.metadata.annotations.unwrap().contains_key(LAST_APPLIED));
+        let service = Service { metadata: meta(), spec: Some(Default::default()), ..Default::default() };
+        let kept = keep_service(serde_json::from_value(serde_json::to_value(&service).unwrap()).unwrap());
+        assert_kept(&kept.metadata, false);
+
+        let data = BTreeMap::from([("rendered.json".to_owned(), "{}".to_owned())]);
+        let cm = keep_configmap(ConfigMap { metadata: meta(), data: Some(data.clone()), ..Default::default() });
+        assert_kept(&cm.metadata, false);
+        assert_eq!(cm.data, Some(data));
+    }
+
+    /// The labels named are kept; a child left with no label or no annotation keeps no map.
+    #[test]
+    fn only_named_labels_are_kept_and_empty_maps_are_dropped() {
+        let labels = BTreeMap::from([("a".to_owned(), "b".to_owned()), ("c".to_owned(), "d".to_owned())]);
+        let annotations = BTreeMap::from([(LAST_APPLIED.to_owned(), "{}".to_owned())]);
+        let service = |labels: &BTreeMap<String, String>| LeanService {
+            metadata: ObjectMeta {
+                labels: Some(labels.clone()),
+                annotations: Some(annotations.clone()),
+                ..Default::default()
+            },
+            status: None,
+        };
+        let mut named = service(&labels);
+        trim_child_meta(&mut named, &["c"]);
+        assert_eq!(named.metadata.labels, Some(BTreeMap::from([("c".to_owned(), "d".to_owned())])));
+        assert_eq!(named.metadata.annotations, None);
+        let mut none = service(&labels);
+        trim_child_meta(&mut none, &[]);
+        assert_eq!(none.metadata.labels, None);
     }
 
     /// The lean kinds ask the API server for what the full kinds do.
