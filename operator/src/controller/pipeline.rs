@@ -237,9 +237,9 @@ fn current_rendered(ctx: &Context, ns: &str, name: &str, hash: &str) -> Option<R
     if annotated.map(String::as_str) != Some(hash) {
         return None;
     }
+    // The hash read_rendered returns is the annotation just compared.
     match read_rendered(&cm) {
-        Ok((cm_hash, rendered)) if cm_hash == hash => Some(rendered),
-        Ok(_) => None,
+        Ok((_, rendered)) => Some(rendered),
         Err(message) => {
             warn!(configmap = name, %message, "unreadable ConfigMap; regenerating");
             None
@@ -689,17 +689,25 @@ mod tests {
         let message = generator_failure_message(&pg, &ctx, "dev", job).await.unwrap();
         assert_eq!(message.as_deref(), Some("error: recipe nope not found"), "the last line of the failed one");
 
-        pg.status = Some(status::compute(
+        let mut said = status::compute(
             &Stage::GeneratorFailed { job: job.into(), message: "said before".into() },
             None,
             Some(1),
             "2026-11-30T00:00:00Z",
-        ));
+        );
+        // The Generated condition is the one read (Ready repeats it; here it says otherwise).
+        said.conditions.iter_mut().filter(|c| c.type_ != GENERATED).for_each(|c| c.message = "other".into());
+        pg.status = Some(said);
         let again = generator_failure_message(&pg, &ctx, "dev", job).await.unwrap();
         assert_eq!(again.as_deref(), Some("said before"));
         let other = generator_failure_message(&pg, &ctx, "dev", "l1-gen-2").await.unwrap();
         assert_eq!(other.as_deref(), Some("error: recipe nope not found"), "another Job's failure is listed");
-        assert_eq!(seen.await.unwrap(), ["GET /api/v1/namespaces/dev/pods", "GET /api/v1/namespaces/dev/pods"]);
+        // The same Job, while the status still says it was generating: nothing said yet.
+        pg.status =
+            Some(status::compute(&Stage::Generating { job: job.into() }, None, Some(1), "2026-11-30T00:00:00Z"));
+        let first = generator_failure_message(&pg, &ctx, "dev", job).await.unwrap();
+        assert_eq!(first.as_deref(), Some("error: recipe nope not found"), "listed: the status said no failure");
+        assert_eq!(seen.await.unwrap(), ["GET /api/v1/namespaces/dev/pods"; 3]);
     }
 
     /// A running playground's children as the watches have them, and its status saying so.
@@ -756,6 +764,18 @@ mod tests {
         let action = reconcile_playground(&pg, &ctx).await.unwrap();
         assert_eq!(action, Action::requeue(RESYNC));
         assert_eq!(seen.await.unwrap(), Vec::<String>::new());
+    }
+
+    /// A settled playground whose Service is missing from the cache (deleted, or never
+    /// applied) gets it applied, and nothing else.
+    #[tokio::test]
+    async fn a_missing_service_is_applied() {
+        let mut pg = playground();
+        let world = settle(&mut pg);
+        let (ctx, mut writers, seen) = context(|_, _, body| body.to_vec());
+        writers.fill(vec![world.job], vec![world.configmap], vec![world.pod], vec![]);
+        reconcile_playground(&pg, &ctx).await.unwrap();
+        assert_eq!(seen.await.unwrap(), ["PATCH /api/v1/namespaces/dev/services/l1"]);
     }
 
     /// The spec is checked (rendered) once per generation: a spec changed under the same
