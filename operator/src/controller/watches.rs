@@ -103,18 +103,18 @@ impl Writers {
     }
 }
 
-/// A watch of `K`s the operator made, decoded as `D` and turned into the `K` the store keeps
-/// by `keep`; yields the objects it touches (the controller maps them to their owner).
-fn reflected<D, K>(
-    api: Api<D>,
+/// A watch of `K`s the operator made, each trimmed ([`trim_child_meta`], keeping the
+/// `labels` named) before the store keeps it; yields the objects it touches (the controller
+/// maps them to their owner).
+fn reflected<K>(
+    api: Api<K>,
     writer: Writer<K>,
     synced: Arc<[AtomicBool; 4]>,
     slot: usize,
     selector: &str,
-    keep: fn(D) -> K,
+    labels: &'static [&'static str],
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
-    D: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     watcher(api, watcher::Config::default().labels(selector))
@@ -124,21 +124,9 @@ where
                 synced[slot].store(true, Ordering::Release);
             }
         })
-        .map_ok(move |event| convert(event, keep))
+        .modify(move |object| trim_child_meta(object, labels))
         .reflect(writer)
         .touched_objects()
-}
-
-/// The same watch event about another type.
-fn convert<D, K>(event: watcher::Event<D>, keep: fn(D) -> K) -> watcher::Event<K> {
-    use watcher::Event as E;
-    match event {
-        E::Apply(o) => E::Apply(keep(o)),
-        E::InitApply(o) => E::InitApply(keep(o)),
-        E::Delete(o) => E::Delete(keep(o)),
-        E::Init => E::Init,
-        E::InitDone => E::InitDone,
-    }
 }
 
 /// Defines what the watches decode of a kind whose spec the reconciler never reads: its
@@ -219,10 +207,10 @@ pub fn owned(
 ) {
     let synced = || stores.synced.clone();
     (
-        reflected(api(client, namespace), writers.jobs, synced(), 0, MANAGED, keep_job),
-        reflected(api(client, namespace), writers.configmaps, synced(), 1, MANAGED, keep_configmap),
-        reflected(api(client, namespace), writers.pods, synced(), 2, DEVNET_PODS, keep_pod),
-        reflected(api(client, namespace), writers.services, synced(), 3, MANAGED, keep_service),
+        reflected(api(client, namespace), writers.jobs, synced(), 0, MANAGED, JOB_LABELS),
+        reflected(api(client, namespace), writers.configmaps, synced(), 1, MANAGED, &[]),
+        reflected(api(client, namespace), writers.pods, synced(), 2, DEVNET_PODS, &[]),
+        reflected(api(client, namespace), writers.services, synced(), 3, MANAGED, &[]),
     )
 }
 
@@ -267,30 +255,9 @@ pub fn trim_child_meta<K: Resource>(object: &mut K, labels: &[&str]) {
 /// The prefix of the operator's annotations.
 const OUR_ANNOTATIONS: &str = "playground.flashbots.io/";
 
-/// The ConfigMap the cache keeps: its data, and its metadata trimmed.
-pub fn keep_configmap(mut configmap: ConfigMap) -> ConfigMap {
-    trim_child_meta(&mut configmap, &[]);
-    configmap
-}
-
-/// The Job the cache keeps: metadata and status; its spec (the generator's whole Pod
-/// template) was never decoded.
-pub fn keep_job(mut job: LeanJob) -> LeanJob {
-    trim_child_meta(&mut job, &[INSTANCE_LABEL, HASH_LABEL]);
-    job
-}
-
-/// The Pod the cache keeps: metadata and status.
-pub fn keep_pod(mut pod: LeanPod) -> LeanPod {
-    trim_child_meta(&mut pod, &[]);
-    pod
-}
-
-/// The Service the cache keeps: metadata and status.
-pub fn keep_service(mut service: LeanService) -> LeanService {
-    trim_child_meta(&mut service, &[]);
-    service
-}
+/// The labels a cached Job keeps: old generator Jobs are found by them. The cached
+/// ConfigMaps, Pods and Services keep none (no one reads them).
+const JOB_LABELS: &[&str] = &[INSTANCE_LABEL, HASH_LABEL];
 
 impl LeanPod {
     /// The Pod, without its spec, for what reads a `Pod`.
@@ -472,7 +439,8 @@ mod tests {
             spec: Some(PodSpec { containers: vec![Default::default()], ..Default::default() }),
             status: Some(PodStatus { phase: Some("Running".into()), ..Default::default() }),
         };
-        let kept = keep_pod(serde_json::from_value(serde_json::to_value(&pod).unwrap()).unwrap());
+        let mut kept: LeanPod = serde_json::from_value(serde_json::to_value(&pod).unwrap()).unwrap();
+        trim_child_meta(&mut kept, &[]);
         assert_kept(&kept.metadata, false);
         assert_eq!(kept.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
         assert_eq!(kept.to_pod(), Pod { spec: None, metadata: kept.metadata.clone(), status: pod.status });
@@ -482,16 +450,19 @@ mod tests {
             spec: Some(JobSpec::default()),
             status: Some(JobStatus { succeeded: Some(1), ..Default::default() }),
         };
-        let kept = keep_job(serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap());
+        let mut kept: LeanJob = serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap();
+        trim_child_meta(&mut kept, JOB_LABELS);
         assert_kept(&kept.metadata, true);
         assert_eq!(kept.status.and_then(|s| s.succeeded), Some(1));
 
         let service = Service { metadata: meta(), spec: Some(Default::default()), ..Default::default() };
-        let kept = keep_service(serde_json::from_value(serde_json::to_value(&service).unwrap()).unwrap());
+        let mut kept: LeanService = serde_json::from_value(serde_json::to_value(&service).unwrap()).unwrap();
+        trim_child_meta(&mut kept, &[]);
         assert_kept(&kept.metadata, false);
 
         let data = BTreeMap::from([("rendered.json".to_owned(), "{}".to_owned())]);
-        let cm = keep_configmap(ConfigMap { metadata: meta(), data: Some(data.clone()), ..Default::default() });
+        let mut cm = ConfigMap { metadata: meta(), data: Some(data.clone()), ..Default::default() };
+        trim_child_meta(&mut cm, &[]);
         assert_kept(&cm.metadata, false);
         assert_eq!(cm.data, Some(data));
     }
