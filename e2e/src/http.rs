@@ -6,11 +6,27 @@ use std::time::Duration;
 
 /// A plain HTTP/1.1 request on loopback without a body: (status code, body).
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String), String> {
+    send(addr, method, path, None).await
+}
+
+/// A JSON POST on loopback: (status code, body).
+pub async fn post_json(addr: SocketAddr, path: &str, json: &str) -> Result<(u16, String), String> {
+    send(addr, "POST", path, Some(("application/json", json))).await
+}
+
+/// A plain HTTP/1.1 request on loopback with an optional (content type, body).
+async fn send(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str)>) -> Result<(u16, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (content_type, payload) = match body {
+        Some((t, b)) => (format!("Content-Type: {t}\r\n"), b),
+        None => (String::new(), ""),
+    };
     let io = async {
         let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let head =
-            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
         s.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;

@@ -153,26 +153,13 @@ async fn port_forward_reaches_a_container() {
     let body = wait_for(
         "the page through kubectl port-forward",
         Duration::from_secs(30),
-        async || http_get_text(&format!("127.0.0.1:{local}"), "/index.html").await,
-        |r| r.as_ref().ok().filter(|b| b.contains("served-by-httpd")).cloned(),
+        async || bp_e2e::http::request(([127, 0, 0, 1], local).into(), "GET", "/index.html").await,
+        |r| r.as_ref().ok().map(|(_, b)| b).filter(|b| b.contains("served-by-httpd")).cloned(),
     )
     .await;
     assert!(body.contains("served-by-httpd"));
     let _ = pf.kill().await;
     c.delete_namespace(&ns).await.unwrap();
-}
-
-/// A plain HTTP/1.0 GET; the body.
-async fn http_get_text(addr: &str, path: &str) -> Result<String, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes()).await.map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 #[tokio::test]

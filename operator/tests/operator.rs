@@ -233,29 +233,12 @@ async fn endpoints_reach_the_devnet(
     let answer = wait_for(
         "eth_chainId through kubectl port-forward svc/<name> 8545",
         Duration::from_secs(30),
-        async || http_post(([127, 0, 0, 1], local).into(), body).await,
-        |r| r.as_ref().ok().filter(|a| a.contains(r#""result":"0x"#)).cloned(),
+        async || bp_e2e::http::post_json(([127, 0, 0, 1], local).into(), "/", body).await,
+        |r| r.as_ref().ok().filter(|(_, a)| a.contains(r#""result":"0x"#)).cloned(),
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.0, 200, "{answer:?}");
     let _ = forward.kill().await;
-}
-
-/// A JSON POST on loopback; the whole answer.
-async fn http_post(addr: std::net::SocketAddr, body: &str) -> Result<String, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// `kubectl explain` on the real API server prints each description as paragraphs that
